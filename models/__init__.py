@@ -1,0 +1,14 @@
+"""The model zoo. Importing this package registers every built-in model."""
+
+from models import registry
+from models.diagonal_bilstm import DiagonalBiLSTMPixelRNN
+from models.multiscale_pixelrnn import MultiScalePixelRNN
+from models.pixel_cnn import PixelCNN
+from models.row_lstm import RowLSTMPixelRNN
+
+build = registry.build
+get = registry.get
+names = registry.names
+
+__all__ = ["DiagonalBiLSTMPixelRNN", "MultiScalePixelRNN", "PixelCNN", "RowLSTMPixelRNN",
+           "build", "get", "names", "registry"]

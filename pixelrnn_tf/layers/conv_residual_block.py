@@ -1,0 +1,64 @@
+"""ConvResidualBlock: the PixelCNN residual block of the paper's Figure 5 (left)."""
+
+import keras
+import tensorflow as tf
+
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class ConvResidualBlock(keras.layers.Layer):
+    """2h -> ReLU, 1 x 1 (h) -> ReLU, k x k (h) -> ReLU, 1 x 1 (2h) -> + input; all mask B.
+
+    Args:
+        units: h. The block's input and output have 2h features.
+        kernel_size: k of the middle masked convolution (3 in the paper).
+        num_groups: colour groups.
+        residual: add the input to the output (the paper's residual connection).
+        conditioning_features: if > 0, a 1 x 1 unmasked convolution of the conditioning map
+            is added to the middle convolution's pre-activation (Multi-Scale biasing).
+    """
+
+    def __init__(self, units, kernel_size=3, num_groups=3, residual=True,
+                 conditioning_features=0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.kernel_size = int(kernel_size)
+        self.num_groups = int(num_groups)
+        self.residual = bool(residual)
+        self.conditioning_features = int(conditioning_features)
+
+    def build(self, input_shape):
+        h, g = self.units, self.num_groups
+        if self.residual and int(input_shape[-1]) != 2 * h:
+            raise ValueError(f"{self.name}: a residual block needs {2 * h} input features, "
+                             f"got {input_shape[-1]}.")
+        self.reduce = MaskedConv2D(h, 1, "B", g, name="reduce")
+        self.reduce.build(input_shape)
+        self.conv = MaskedConv2D(h, self.kernel_size, "B", g, name="conv")
+        self.conv.build(tuple(input_shape[:-1]) + (h,))
+        self.expand = MaskedConv2D(2 * h, 1, "B", g, name="expand")
+        self.expand.build(tuple(input_shape[:-1]) + (h,))
+        if self.conditioning_features:
+            self.conditioning_conv = keras.layers.Conv2D(h, 1, name="conditioning")
+            self.conditioning_conv.build((None, None, None, self.conditioning_features))
+
+    def call(self, inputs, conditioning=None):
+        y = self.reduce(tf.nn.relu(inputs))  # (B, H, W, h)
+        y = self.conv(tf.nn.relu(y))
+        if self.conditioning_features:
+            if conditioning is None:
+                raise ValueError(f"{self.name} is conditional: call it with `conditioning`.")
+            y = y + self.conditioning_conv(conditioning)
+        y = self.expand(tf.nn.relu(y))  # (B, H, W, 2h)
+        return inputs + y if self.residual else y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (2 * self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, kernel_size=self.kernel_size,
+                      num_groups=self.num_groups, residual=self.residual,
+                      conditioning_features=self.conditioning_features)
+        return config

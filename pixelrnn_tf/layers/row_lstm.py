@@ -1,0 +1,100 @@
+"""RowLSTM: the PixelRNN paper's row-by-row LSTM layer (section 3.1)."""
+
+import keras
+import tensorflow as tf
+
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+
+
+def lstm_gates(z, c_prev):
+    """The LSTM core of the paper's Equation 3 from pre-activations z = [o, f, i, g]."""
+    o, f, i, g = tf.split(z, 4, axis=-1)
+    c = tf.sigmoid(f) * c_prev + tf.sigmoid(i) * tf.tanh(g)
+    h = tf.sigmoid(o) * tf.tanh(c)
+    return h, c
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class RowLSTM(keras.layers.Layer):
+    """Row LSTM: one LSTM step computes a whole row from the row above.
+
+    input-to-state: a 1 x k convolution along the row with mask B, computed once for the whole
+    map (it sees the current pixel's own and earlier colour groups and the pixels to its left).
+    state-to-state: an unmasked 1 x k convolution of the previous row's hidden state.
+    The context of a pixel is the triangle above it. The initial (h, c) are learned.
+
+    Args:
+        units: h, features of the hidden state (and per gate).
+        kernel_size: k >= 3 (odd), width of both convolutions.
+        num_groups: colour groups.
+        conditioning_features: if > 0, `call(inputs, conditioning)` takes a (B, H, W,
+            conditioning_features) map and adds its 1 x 1 unmasked convolution to the
+            input-to-state map (Multi-Scale PixelRNN biasing).
+
+    Input (B, H, W, F) -> output (B, H, W, units).
+    """
+
+    def __init__(self, units, kernel_size=3, num_groups=3, conditioning_features=0, **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size < 3 or kernel_size % 2 == 0:
+            raise ValueError(f"RowLSTM kernel_size must be odd and >= 3, got {kernel_size}.")
+        self.units = int(units)
+        self.kernel_size = int(kernel_size)
+        self.num_groups = int(num_groups)
+        self.conditioning_features = int(conditioning_features)
+
+    def build(self, input_shape):
+        h = self.units
+        self.input_to_state = MaskedConv2D(
+            4 * h, (1, self.kernel_size), mask_type="B", num_groups=self.num_groups,
+            out_blocks=4, name="input_to_state")
+        self.input_to_state.build(input_shape)
+        # One fused (k*h, 4h) matrix: a single matmul per row step for all four gates.
+        self.state_to_state_kernel = self.add_weight(
+            name="state_to_state_kernel", shape=(self.kernel_size, h, 4 * h),
+            initializer="glorot_uniform")
+        self.initial_h = self.add_weight(name="initial_h", shape=(h,), initializer="zeros")
+        self.initial_c = self.add_weight(name="initial_c", shape=(h,), initializer="zeros")
+        if self.conditioning_features:
+            self.conditioning_conv = keras.layers.Conv2D(4 * h, 1, name="conditioning")
+            self.conditioning_conv.build((None, None, None, self.conditioning_features))
+
+    def state_to_state(self, h_prev):
+        """Unmasked 1 x k convolution along the row: (B, W, h) -> (B, W, 4h)."""
+        return tf.nn.conv1d(h_prev, self.state_to_state_kernel, stride=1, padding="SAME")
+
+    def step(self, input_to_state_row, state):
+        """One recurrent step: row i's (B, W, 4h) pre-activations and (h, c) of row i-1."""
+        h_prev, c_prev = state
+        z = input_to_state_row + self.state_to_state(h_prev)
+        return lstm_gates(z, c_prev)
+
+    def call(self, inputs, conditioning=None):
+        z_is = self.input_to_state(inputs)  # (B, H, W, 4h)
+        if self.conditioning_features:
+            if conditioning is None:
+                raise ValueError(f"{self.name} is conditional: call it with `conditioning`.")
+            z_is = z_is + self.conditioning_conv(conditioning)
+        batch, height, width = tf.shape(inputs)[0], tf.shape(inputs)[1], tf.shape(inputs)[2]
+        rows = tf.transpose(z_is, [1, 0, 2, 3])  # (H, B, W, 4h)
+        h0 = tf.broadcast_to(self.initial_h, [batch, width, self.units])
+        c0 = tf.broadcast_to(self.initial_c, [batch, width, self.units])
+        outputs = tf.TensorArray(z_is.dtype, size=height)
+
+        def body(i, h, c, outputs):
+            h, c = self.step(rows[i], (h, c))
+            return i + 1, h, c, outputs.write(i, h)
+
+        _, _, _, outputs = tf.while_loop(
+            lambda i, *_: i < height, body, (tf.constant(0), h0, c0, outputs))
+        return tf.transpose(outputs.stack(), [1, 0, 2, 3])  # (B, H, W, h)
+
+    def compute_output_shape(self, input_shape, conditioning_shape=None):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, kernel_size=self.kernel_size,
+                      num_groups=self.num_groups,
+                      conditioning_features=self.conditioning_features)
+        return config

@@ -1,0 +1,103 @@
+"""PixelRNNNetwork: Table 1 of the paper, from a scaled image to per-sub-pixel logits."""
+
+import keras
+import tensorflow as tf
+
+from pixelrnn_tf.layers.conv_residual_block import ConvResidualBlock
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.recurrent_residual_block import RecurrentResidualBlock
+
+BLOCK_KINDS = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class PixelRNNNetwork(keras.layers.Layer):
+    """7 x 7 mask-A conv (2h) -> `num_layers` residual blocks -> two (ReLU, 1 x 1 mask-B conv).
+
+    The first output layer takes the learnable layer-to-output skip connections: a 1 x 1
+    mask-B convolution of the ReLU of every block's output (concatenated, so one matmul),
+    or of the last block's output only when `skip=False`. The last layer has
+    `num_channels * num_levels` features, channel c's logits forming colour group c, so
+    the R -> G -> B conditioning holds up to the softmax.
+
+    Args:
+        num_channels: image channels C (also the number of colour groups).
+        num_levels: values per sub-pixel (256, or 2 for binary images).
+        block: "pixel_cnn", "row_lstm" or "diagonal_bilstm".
+        num_layers: residual blocks.
+        units: h (blocks carry 2h features).
+        output_units: features of the first output layer (1024 CIFAR/ImageNet, 32 MNIST).
+        kernel_size: 3 x 3 PixelCNN convolution / 1 x k Row LSTM convolutions.
+        residual, skip: the paper's residual and layer-to-output connections.
+        conditioning_features: if > 0, `call(x, conditioning)` biases every block with a
+            1 x 1 unmasked convolution of the conditioning map (Multi-Scale PixelRNN).
+
+    Input: (B, H, W, C) floats. Output: logits (B, H, W, C, num_levels).
+    """
+
+    def __init__(self, num_channels, num_levels, block="pixel_cnn", num_layers=2, units=8,
+                 output_units=32, kernel_size=3, residual=True, skip=True,
+                 conditioning_features=0, **kwargs):
+        super().__init__(**kwargs)
+        if block not in BLOCK_KINDS:
+            raise ValueError(f"block must be one of {BLOCK_KINDS}, got {block!r}.")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        self.num_channels = int(num_channels)
+        self.num_levels = int(num_levels)
+        self.block = block
+        self.num_layers = int(num_layers)
+        self.units = int(units)
+        self.output_units = int(output_units)
+        self.kernel_size = int(kernel_size)
+        self.residual = bool(residual)
+        self.skip = bool(skip)
+        self.conditioning_features = int(conditioning_features)
+
+    def build(self, input_shape):
+        c, h, g = self.num_channels, self.units, self.num_channels
+        if int(input_shape[-1]) != c:
+            raise ValueError(f"{self.name} expects {c} image channels, got {input_shape[-1]}.")
+        prefix = tuple(input_shape[:-1])
+        self.input_conv = MaskedConv2D(2 * h, 7, "A", g, name="input_conv")
+        self.input_conv.build(input_shape)
+        self.blocks = []
+        for i in range(self.num_layers):
+            if self.block == "pixel_cnn":
+                blk = ConvResidualBlock(h, self.kernel_size, g, self.residual,
+                                        self.conditioning_features, name=f"block_{i}")
+            else:
+                blk = RecurrentResidualBlock(h, self.block, self.kernel_size, g, self.residual,
+                                             self.conditioning_features, name=f"block_{i}")
+            blk.build(prefix + (2 * h,))
+            self.blocks.append(blk)
+        skip_blocks = self.num_layers if self.skip else 1
+        self.output_conv_1 = MaskedConv2D(self.output_units, 1, "B", g, in_blocks=skip_blocks,
+                                          name="output_conv_1")
+        self.output_conv_1.build(prefix + (2 * h * skip_blocks,))
+        self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", g, name="output_conv_2")
+        self.output_conv_2.build(prefix + (self.output_units,))
+
+    def call(self, inputs, conditioning=None):
+        x = self.input_conv(inputs)  # (B, H, W, 2h)
+        outputs = []
+        for blk in self.blocks:
+            x = blk(x, conditioning) if self.conditioning_features else blk(x)
+            outputs.append(x)
+        top = tf.concat(outputs, axis=-1) if self.skip else x  # (B, H, W, 2h * L)
+        y = self.output_conv_1(tf.nn.relu(top))
+        y = self.output_conv_2(tf.nn.relu(y))  # (B, H, W, C * levels)
+        shape = tf.shape(inputs)
+        return tf.reshape(y, [shape[0], shape[1], shape[2], self.num_channels, self.num_levels])
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.num_channels, self.num_levels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_channels=self.num_channels, num_levels=self.num_levels,
+                      block=self.block, num_layers=self.num_layers, units=self.units,
+                      output_units=self.output_units, kernel_size=self.kernel_size,
+                      residual=self.residual, skip=self.skip,
+                      conditioning_features=self.conditioning_features)
+        return config
