@@ -71,7 +71,8 @@ class MultiScalePixelRNN(AutoregressiveModel):
             self.kernel_size, self.residual, self.skip, self.conditioning_features,
             name="conditional_network")
         self.conditional_network.build((None,) + self.image_shape)
-        self.small_mask = tf.constant(small_positions(h, w)[None, :, :, None, None])
+        with tf.init_scope():
+            self.small_mask = tf.constant(small_positions(h, w)[None, :, :, None, None])
 
     def logits(self, scaled):
         h, w, _ = self.image_shape

@@ -54,10 +54,12 @@ class MaskedConv2D(keras.layers.Layer):
                                      initializer=self.bias_initializer)
                      if self.use_bias else None)
         # A constant, not a weight: the mask is a function of the config, so it is rebuilt
-        # on load and can never be trained or restored into a wrong state.
-        self.mask = tf.constant(causal_mask(
-            self.kernel_size, in_features, self.filters, self.num_groups, self.mask_type,
-            self.in_blocks, self.out_blocks))
+        # on load and can never be trained or restored into a wrong state. init_scope: a
+        # layer first built while a tf.function traces must not keep a graph-local tensor.
+        with tf.init_scope():
+            self.mask = tf.constant(causal_mask(
+                self.kernel_size, in_features, self.filters, self.num_groups, self.mask_type,
+                self.in_blocks, self.out_blocks))
 
     def masked_kernel(self):
         return self.kernel * self.mask

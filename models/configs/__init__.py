@@ -1,0 +1,50 @@
+"""The paper's experiment configurations, one module per experiment, and tiny test variants.
+
+Each experiment module defines MODEL (a registry name), DATASET, MODEL_CONFIG (constructor
+arguments) and TRAIN (training hyperparameters); its docstring gives the command and the
+paper's result.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+PAPER_CONFIGS = (
+    "mnist_diagonal_bilstm",
+    "cifar10_row_lstm",
+    "cifar10_diagonal_bilstm",
+    "cifar10_pixel_cnn",
+    "imagenet32_row_lstm",
+    "imagenet64_row_lstm",
+    "imagenet64_multiscale_row_lstm",
+)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    model: str
+    dataset: str
+    model_config: dict
+    train: dict = field(default_factory=dict)
+    doc: str = ""
+
+
+def names():
+    return list(PAPER_CONFIGS)
+
+
+def get(name):
+    """The ExperimentConfig of a paper experiment, e.g. get("cifar10_row_lstm")."""
+    if name not in PAPER_CONFIGS:
+        raise KeyError(f"Unknown paper config {name!r}. Known: {', '.join(PAPER_CONFIGS)}.")
+    module = importlib.import_module(f"models.configs.{name}")
+    return ExperimentConfig(name, module.MODEL, module.DATASET, dict(module.MODEL_CONFIG),
+                            dict(getattr(module, "TRAIN", {})), module.__doc__ or "")
+
+
+def build(name):
+    """Build (not train) the model of a paper experiment."""
+    import models
+
+    config = get(name)
+    return models.build(config.model, **config.model_config)

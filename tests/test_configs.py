@@ -1,0 +1,45 @@
+"""The paper's configurations build; their parameter counts are printed in the test log."""
+
+import pytest
+
+import models
+from models import configs
+
+# Table 1 of the paper, as configured in models/configs.
+EXPECTED = {
+    "mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
+    "cifar10_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 128, 1024),
+    "cifar10_diagonal_bilstm": ("diagonal_bilstm", (32, 32, 3), 256, 12, 128, 1024),
+    "cifar10_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
+    "imagenet32_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 384, 1024),
+    "imagenet64_row_lstm": ("row_lstm", (64, 64, 3), 256, 4, 512, 1024),
+    "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
+}
+
+
+def test_every_paper_config_is_listed():
+    assert set(configs.names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_paper_config_builds(name, capsys):
+    config = configs.get(name)
+    model_name, shape, levels, layers, units, out = EXPECTED[name]
+    assert config.model == model_name
+    assert "Command:" in config.doc and "python -m pixelrnn_tf.train" in config.doc
+    assert "Paper result" in config.doc
+    model = configs.build(name)
+    assert isinstance(model, models.get(model_name))
+    assert (model.image_shape, model.num_levels) == (shape, levels)
+    assert (model.num_layers, model.units, model.output_units) == (layers, units, out)
+    if name == "imagenet64_row_lstm":
+        assert model.residual is False
+    params = model.count_params()
+    with capsys.disabled():
+        print(f"\n[params] {name}: {params:,} parameters")
+    assert params > 0
+
+
+def test_unknown_config_lists_known():
+    with pytest.raises(KeyError, match="Known: mnist_diagonal_bilstm"):
+        configs.get("cifar100")

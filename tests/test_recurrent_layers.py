@@ -1,0 +1,160 @@
+"""The tf.while_loop layers equal a plain numpy loop over the paper's Equation 3.
+
+The numpy references are written in image coordinates (no skewing), so the Diagonal BiLSTM
+test also checks the skew / unskew and the right-to-left shift.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixelrnn_tf.layers import DiagonalBiLSTM, RowLSTM
+from pixelrnn_tf.layers.masking import causal_mask
+from pixelrnn_tf.layers.skew import skew, unskew
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def np_gates(z, c_prev):
+    o, f, i, g = np.split(z, 4, axis=-1)
+    c = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c), c
+
+
+def np_conv_same(x, kernel):
+    """'SAME' 2-D convolution (cross-correlation) of one (H, W, F) map, float64."""
+    kh, kw, _, out = kernel.shape
+    h, w, _ = x.shape
+    pad = np.pad(x, ((kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    y = np.zeros((h, w, out))
+    for a in range(kh):
+        for b in range(kw):
+            y += pad[a:a + h, b:b + w] @ kernel[a, b]
+    return y
+
+
+def np_masked_conv(layer, x):
+    kernel = layer.kernel.numpy().astype(np.float64)
+    mask = causal_mask(layer.kernel_size, kernel.shape[2], kernel.shape[3], layer.num_groups,
+                       layer.mask_type, layer.in_blocks, layer.out_blocks)
+    return np_conv_same(x, kernel * mask) + layer.bias.numpy()
+
+
+def np_row_lstm(layer, x, cond=None):
+    """Row by row: z_i = K^is * x_i + K^ss * h_{i-1}; gates; (B, H, W, F) -> (B, H, W, h)."""
+    kss = layer.state_to_state_kernel.numpy().astype(np.float64)  # (k, h, 4h)
+    out = []
+    for image, cimage in zip(x, cond if cond is not None else [None] * len(x)):
+        z_is = np_masked_conv(layer.input_to_state, image)
+        if cimage is not None:
+            z_is += cimage @ layer.conditioning_conv.kernel.numpy()[0, 0] + \
+                layer.conditioning_conv.bias.numpy()
+        h_prev = np.tile(layer.initial_h.numpy(), (image.shape[1], 1))
+        c_prev = np.tile(layer.initial_c.numpy(), (image.shape[1], 1))
+        rows = []
+        for i in range(image.shape[0]):
+            z_ss = np_conv_same(h_prev[None], kss[None])[0]
+            h_prev, c_prev = np_gates(z_is[i] + z_ss, c_prev)
+            rows.append(h_prev)
+        out.append(np.stack(rows))
+    return np.stack(out)
+
+
+def np_diagonal_bilstm(layer, x):
+    """Each direction, pixel by pixel: z(i,j) = K^is x(i,j) + U h(i-1,j) + L h(i,j-1)."""
+    units = layer.units
+    kss = layer.state_to_state_kernel.numpy().astype(np.float64)  # (2, 2h, 4h)
+    out = []
+    for image in x:
+        height, width, _ = image.shape
+        z_all = np_masked_conv(layer.input_to_state, image)
+        maps = []
+        for d, z in enumerate([z_all[..., :4 * units], z_all[:, ::-1, 4 * units:]]):
+            hs = np.zeros((height + 1, width + 1, units))  # index 0 = outside the image
+            cs = np.zeros_like(hs)
+            for i in range(height):
+                for j in range(width):
+                    pre = (z[i, j] + hs[i, j + 1] @ kss[d, :units]
+                           + hs[i + 1, j] @ kss[d, units:])
+                    hs[i + 1, j + 1], cs[i + 1, j + 1] = np_gates(pre, cs[i + 1, j])
+            maps.append(hs[1:, 1:])
+        right = maps[1][:, ::-1]
+        shifted = np.concatenate([np.zeros_like(right[:1]), right[:-1]], axis=0)
+        out.append(maps[0] + shifted)
+    return np.stack(out)
+
+
+@pytest.fixture
+def inputs():
+    return np.random.default_rng(0).normal(size=(2, 5, 6, 6)).astype(np.float32)
+
+
+def _randomize(layer, seed=1):
+    """Non-zero learned initial states and biases, so the test covers them."""
+    rng = np.random.default_rng(seed)
+    for w in layer.weights:
+        w.assign(rng.normal(scale=0.5, size=w.shape).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_row_lstm_matches_numpy_loop(inputs, mode, kernel_size):
+    layer = RowLSTM(4, kernel_size=kernel_size, num_groups=3)
+    layer.build(inputs.shape)
+    _randomize(layer)
+    fn = layer if mode == "eager" else tf.function(lambda t: layer(t))
+    got = fn(tf.constant(inputs)).numpy()
+    want = np_row_lstm(layer, inputs.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_conditional_row_lstm_matches_numpy_loop(inputs):
+    cond = np.random.default_rng(2).normal(size=inputs.shape[:3] + (3,)).astype(np.float32)
+    layer = RowLSTM(4, num_groups=3, conditioning_features=3)
+    layer.build(inputs.shape)
+    _randomize(layer)
+    got = tf.function(lambda a, b: layer(a, b))(inputs, cond).numpy()
+    np.testing.assert_allclose(got, np_row_lstm(layer, inputs, cond), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="conditioning"):
+        layer(inputs)
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+@pytest.mark.parametrize("shape", [(2, 5, 6, 6), (1, 7, 3, 3), (1, 1, 4, 3)])
+def test_diagonal_bilstm_matches_numpy_loop(mode, shape):
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    layer = DiagonalBiLSTM(3, num_groups=3)
+    layer.build(x.shape)
+    _randomize(layer)
+    fn = layer if mode == "eager" else tf.function(lambda t: layer(t))
+    got = fn(tf.constant(x)).numpy()
+    np.testing.assert_allclose(got, np_diagonal_bilstm(layer, x.astype(np.float64)),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_tf_function_retraces_for_new_image_sizes():
+    layer = DiagonalBiLSTM(2, num_groups=1)
+    fn = tf.function(lambda t: layer(t))
+    for shape in [(1, 3, 3, 1), (2, 4, 6, 1)]:
+        x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+        np.testing.assert_allclose(fn(x).numpy(), np_diagonal_bilstm(layer, x), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 5, 2), (1, 6, 2, 1)])
+def test_skew_matches_numpy_and_unskew_inverts_it(shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    b, h, w, c = shape
+    want = np.zeros((b, h, w + h - 1, c), np.float32)
+    for i in range(h):
+        want[:, i, i:i + w] = x[:, i]
+    np.testing.assert_array_equal(skew(x).numpy(), want)
+    np.testing.assert_array_equal(unskew(skew(x), w).numpy(), x)
+
+
+def test_row_lstm_rejects_even_or_small_kernels():
+    with pytest.raises(ValueError, match="odd and >= 3"):
+        RowLSTM(4, kernel_size=2)
+    with pytest.raises(ValueError, match="odd and >= 3"):
+        RowLSTM(4, kernel_size=1)
