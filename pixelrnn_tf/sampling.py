@@ -59,7 +59,7 @@ def complete(model, images, known_mask, seed=0):
     if known.shape != tuple(images.shape[:3]):
         raise ValueError(f"known_mask must have shape {tuple(images.shape[:3])}, "
                          f"got {known.shape}.")
-    fn = tf.function(lambda x, k, s: naive_complete(model, x, k, s))
+    fn = tf.function(lambda x, k, s: graph_complete(model, x, k, s))
     out = fn(tf.cast(images, tf.int32), tf.constant(known), tf.constant(seed, tf.int64))
     return out.numpy().astype(np.uint8)
 
@@ -96,5 +96,10 @@ def save_png(grid, path, scale=4):
 
 
 def graph_complete(model, images, known_mask, seed):
-    """The sampler used by exports and CLIs (pure TF; same signature as `naive_complete`)."""
+    """The sampler used by exports and CLIs: the cached one (pure TF; same signature and
+    output as `naive_complete`), or the naive one for a model it does not know."""
+    from pixelrnn_tf import cached_sampling
+
+    if cached_sampling.supports(model):
+        return cached_sampling.cached_complete(model, images, known_mask, seed)
     return naive_complete(model, images, known_mask, seed)

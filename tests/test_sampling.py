@@ -1,0 +1,102 @@
+"""Cached sampling == naive sampling, exactly, for every registered network; and the
+samples follow the model's own probabilities (chi-square)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+from pixelrnn_tf import cached_sampling, sampling
+from tests.conftest import build_tiny
+
+ALL = models.names()
+
+
+def _run(fn, model, images, known, seed):
+    f = tf.function(lambda x, k, s: fn(model, x, k, s))
+    return f(tf.constant(images, tf.int32), tf.constant(known),
+             tf.constant(seed, tf.int64)).numpy()
+
+
+def _sharpen(model, factor=4.0):
+    """Scale the last layer so the untrained model is far from uniform."""
+    nets = [getattr(model, n) for n in ("network", "small_network", "conditional_network")
+            if hasattr(model, n)]
+    for net in nets:
+        net.output_conv_2.kernel.assign(net.output_conv_2.kernel * factor)
+
+
+@pytest.mark.parametrize("shape, levels", [((4, 5, 3), 4), ((5, 4, 1), 2)])
+@pytest.mark.parametrize("name", ALL)
+def test_cached_sampler_equals_naive_sampler(name, shape, levels):
+    model = build_tiny(name, shape, levels)
+    _sharpen(model)
+    rng = np.random.default_rng(0)
+    batch = 3
+    empty = np.zeros((batch,) + shape, np.int32)
+    none_known = np.zeros((batch,) + shape[:2], bool)
+    naive = _run(sampling.naive_complete, model, empty, none_known, 7)
+    cached = _run(cached_sampling.cached_complete, model, empty, none_known, 7)
+    np.testing.assert_array_equal(cached, naive)
+    assert len(np.unique(naive.reshape(batch, -1), axis=0)) > 1  # samples differ per row
+    # Completion with an arbitrary known mask, different per batch element.
+    images = rng.integers(0, levels, size=(batch,) + shape)
+    known = rng.random((batch,) + shape[:2]) < 0.4
+    naive = _run(sampling.naive_complete, model, images, known, 11)
+    cached = _run(cached_sampling.cached_complete, model, images, known, 11)
+    np.testing.assert_array_equal(cached, naive)
+    np.testing.assert_array_equal(cached[known], images[known])
+
+
+def test_sampling_is_a_function_of_the_seed():
+    model = build_tiny("row_lstm", (3, 3, 1), 4)
+    a, b = sampling.sample(model, 8, seed=1), sampling.sample(model, 8, seed=1)
+    c = sampling.sample(model, 8, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.dtype == np.uint8 and a.shape == (8, 3, 3, 1) and a.max() < 4
+
+
+# chi-square critical value for 15 degrees of freedom at p = 0.001 (16 binary 2x2 images).
+CHI2_15_P001 = 37.70
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sample_frequencies_match_probabilities(name):
+    shape = (2, 2, 1)
+    model = build_tiny(name, shape, 2)
+    _sharpen(model, 8.0)
+    images = np.array(list(itertools.product([0, 1], repeat=4))).reshape(16, *shape)
+    probs = np.exp(model.log_prob(images).numpy().astype(np.float64))
+    assert abs(probs.sum() - 1) < 1e-5 and probs.max() > 1.5 * probs.min()
+    n = 4000
+    samples = sampling.sample(model, n, seed=3).reshape(n, 4)
+    codes = samples @ (2 ** np.arange(3, -1, -1))
+    counts = np.bincount(codes, minlength=16)
+    expected = n * probs
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < CHI2_15_P001, f"chi2 = {chi2:.1f}; counts {counts}, expected {expected.round()}"
+
+
+def test_chi_square_check_rejects_a_wrong_sampler():
+    """Negative control: samples of another model fail the same check."""
+    shape = (2, 2, 1)
+    model, other = build_tiny("pixel_cnn", shape, 2, seed=0), build_tiny("pixel_cnn", shape, 2, 1)
+    _sharpen(model, 3.0)
+    _sharpen(other, 3.0)
+    images = np.array(list(itertools.product([0, 1], repeat=4))).reshape(16, *shape)
+    probs = np.exp(model.log_prob(images).numpy().astype(np.float64))
+    samples = sampling.sample(other, 4000, seed=3).reshape(4000, 4)
+    counts = np.bincount(samples @ (2 ** np.arange(3, -1, -1)), minlength=16)
+    chi2 = ((counts - 4000 * probs) ** 2 / (4000 * probs)).sum()
+    assert chi2 > CHI2_15_P001
+
+
+def test_bad_sampling_arguments():
+    model = build_tiny("pixel_cnn", (2, 2, 1), 2)
+    with pytest.raises(ValueError, match="num_samples must be >= 1"):
+        sampling.sample(model, 0)
+    with pytest.raises(ValueError, match="known_mask must have shape"):
+        sampling.complete(model, np.zeros((2, 2, 2, 1), np.uint8), np.zeros((2, 3, 3), bool))
