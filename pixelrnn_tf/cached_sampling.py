@@ -73,17 +73,19 @@ def _dense(x, layer):
     return y + layer.bias if layer.bias is not None else y
 
 
-def _conv_at(layer, centre, cache, index):
-    """A k x k masked conv at one position: centre input (B, F), past taps from the cache."""
+def _past_conv(layer, cache, index):
+    """The taps of a masked conv before the centre, from the cache: (B, F'), with bias."""
     kernel = layer.masked_kernel()
     ch, cw = kernel.shape[0] // 2, kernel.shape[1] // 2
-    y = tf.matmul(centre, kernel[ch, cw]) + layer.bias
     taps = _past_taps(tuple(kernel.shape[:2]))
-    if taps:
-        past = cache.gather(index)  # (taps, B, F)
-        k = tf.stack([kernel[ch + di, cw + dj] for di, dj in taps])  # (taps, F, F')
-        y += tf.einsum("tbf,tfg->bg", past, k)
-    return y
+    past = cache.gather(index)  # (taps, B, F)
+    k = tf.stack([kernel[ch + di, cw + dj] for di, dj in taps])  # (taps, F, F')
+    return tf.einsum("tbf,tfg->bg", past, k) + layer.bias
+
+
+def _centre(layer):
+    kernel = layer.masked_kernel()
+    return kernel[kernel.shape[0] // 2, kernel.shape[1] // 2]
 
 
 class NetworkStepper:
@@ -157,19 +159,29 @@ class NetworkStepper:
                 for cs, vs in zip(caches, values)]
 
     # -- one position -----------------------------------------------------------------------
-    def logits_at(self, caches, scaled_pad, i, j):
-        """Logits (B, C, L) at (i, j) and the per-layer values to cache there.
-
-        scaled_pad: the scaled image padded by 3 on each side (for the 7 x 7 input conv).
-        """
+    # The contributions of earlier positions do not change while the channels of (i, j) are
+    # sampled: `past_at` computes them once per pixel, `logits_at` adds the centre taps.
+    def past_at(self, caches, scaled_pad, i, j):
         net, p = self.net, i * self.w + j
         patch = scaled_pad[:, i:i + 7, j:j + 7]  # (B, 7, 7, C)
-        x = tf.einsum("bhwc,hwcf->bf", patch, net.input_conv.masked_kernel()) + \
-            net.input_conv.bias  # (B, 2h)
-        outputs, values = [], []
+        kernel = net.input_conv.masked_kernel()
+        # Zero the centre tap: it is the only one that changes between channel passes.
+        not_centre = np.ones((7, 7, 1, 1), np.float32)
+        not_centre[3, 3] = 0.0
+        past = [tf.einsum("bhwc,hwcf->bf", patch, kernel * not_centre) + net.input_conv.bias]
         for n, (blk, cache) in enumerate(zip(net.blocks, caches)):
             cond = None if self.conditioning is None else self.conditioning[n][:, i, j]
-            y, vals = getattr(self, f"_{self.kind}")(blk, cache, x, p, cond)
+            past.append(getattr(self, f"_{self.kind}_past")(blk, cache, p, cond))
+        return past
+
+    def logits_at(self, past, centre_pixel):
+        """Logits (B, C, L) at (i, j) given the (scaled) current pixel (B, C), and the
+        per-layer values to cache there."""
+        net = self.net
+        x = past[0] + tf.matmul(centre_pixel, _centre(net.input_conv))  # (B, 2h)
+        outputs, values = [], []
+        for blk, blk_past in zip(net.blocks, past[1:]):
+            y, vals = getattr(self, f"_{self.kind}")(blk, blk_past, x)
             x = x + y if blk.residual else y
             outputs.append(x)
             values.append(vals)
@@ -177,39 +189,47 @@ class NetworkStepper:
         y = _dense(tf.nn.relu(_dense(tf.nn.relu(top), net.output_conv_1)), net.output_conv_2)
         return tf.reshape(y, [-1, net.num_channels, net.num_levels]), values
 
-    def _pixel_cnn(self, blk, cache, x, p, cond):
+    def _pixel_cnn_past(self, blk, cache, p, cond):
+        past = _past_conv(blk.conv, cache[0], self.conv_index[p])
+        return past if cond is None else past + cond
+
+    def _pixel_cnn(self, blk, past, x):
         r = tf.nn.relu(_dense(tf.nn.relu(x), blk.reduce))  # (B, h): what the k x k conv reads
-        y = _conv_at(blk.conv, r, cache[0], self.conv_index[p])
-        if cond is not None:
-            y += cond
+        y = past + tf.matmul(r, _centre(blk.conv))
         return _dense(tf.nn.relu(y), blk.expand), [r]
 
-    def _row_lstm(self, blk, cache, x, p, cond):
+    def _row_lstm_past(self, blk, cache, p, cond):
         a_cache, h_cache, c_cache = cache
         lstm = blk.lstm
-        z = _conv_at(lstm.input_to_state, x, a_cache, self.left_index[p])  # (B, 4h)
+        z = _past_conv(lstm.input_to_state, a_cache, self.left_index[p])  # (B, 4h)
+        above = h_cache.gather(self.above_index[p])  # (k, B, h): row i - 1
+        z += tf.einsum("kbh,khg->bg", above, lstm.state_to_state_kernel)
         if cond is not None:
             z += cond
-        above = h_cache.gather(self.above_index[p])  # (k, B, h)
-        z += tf.einsum("kbh,khg->bg", above, lstm.state_to_state_kernel)
-        h, c = lstm_gates(z, c_cache.read(self.cell_index[p][0]))
+        return z, c_cache.read(self.cell_index[p][0])
+
+    def _row_lstm(self, blk, past, x):
+        z, c_prev = past
+        h, c = lstm_gates(z + tf.matmul(x, _centre(blk.lstm.input_to_state)), c_prev)
         return _dense(h, blk.expand), [x, h, c]
 
-    def _diagonal_bilstm(self, blk, cache, x, p, cond):
+    def _diagonal_bilstm_past(self, blk, cache, p, cond):
         hl, cl, _, hr = cache
         lstm, u = blk.lstm, blk.units
-        z = _dense(x, lstm.input_to_state)  # (B, 8h)
-        if cond is not None:
-            z += cond
-        zl, zr = z[:, :4 * u], z[:, 4 * u:]
         left = self.left_index[p][0]
-        pre = zl + tf.matmul(tf.concat([hl.read(self.up_index[p][0]), hl.read(left)], -1),
-                             lstm.state_to_state_kernel[0])
-        h, c = lstm_gates(pre, cl.read(left))
+        z_ss = tf.matmul(tf.concat([hl.read(self.up_index[p][0]), hl.read(left)], -1),
+                         lstm.state_to_state_kernel[0])  # (B, 4h)
+        bias = lstm.input_to_state.bias if cond is None else lstm.input_to_state.bias + cond
         # The right-to-left map of row i - 1, computed in start_row, shifted down to row i.
         above = tf.where(p >= self.w, p - self.w, self.slots.zero)
-        out = h + hr.read(above)
-        return _dense(out, blk.expand), [h, c, zr]
+        return z_ss, bias, cl.read(left), hr.read(above)
+
+    def _diagonal_bilstm(self, blk, past, x):
+        z_ss, bias, c_left, h_right = past
+        u = blk.units
+        z = tf.matmul(x, _centre(blk.lstm.input_to_state)) + bias  # (B, 8h)
+        h, c = lstm_gates(z[:, :4 * u] + z_ss, c_left)
+        return _dense(h + h_right, blk.expand), [h, c, z[:, 4 * u:]]
 
 
 def _sample_grid(stepper, model, scale, image, known, seed, positions, position_of):
@@ -229,17 +249,16 @@ def _sample_grid(stepper, model, scale, image, known, seed, positions, position_
         caches = tf.cond(tf.logical_and(j == 0, i > 0),
                          lambda: stepper.start_row(caches, i), lambda: caches)
         scaled_pad = tf.pad(scale(image), [[0, 0], [3, 3], [3, 3], [0, 0]])
+        past = stepper.past_at(caches, scaled_pad, i, j)
         values = None
         for ch in range(c):
-            logits, values = stepper.logits_at(caches, scaled_pad, i, j)
+            logits, values = stepper.logits_at(past, scale(image[:, i, j]))
             noise = gumbel_noise(seed, position_of(i, j, ch), batch, model.num_levels)
             choice = tf.argmax(logits[:, ch] + noise, axis=-1, output_type=tf.int32)
             value = tf.where(known[:, i, j], image[:, i, j, ch], choice)
             index = tf.stack([rows, tf.fill([batch], i), tf.fill([batch], j),
                               tf.fill([batch], ch)], axis=1)
             image = tf.tensor_scatter_nd_update(image, index, value)
-            if ch + 1 < c:
-                scaled_pad = tf.pad(scale(image), [[0, 0], [3, 3], [3, 3], [0, 0]])
         # The last pass's values do not depend on the last channel (causality): final.
         return t + 1, image, stepper.commit(caches, i, j, values)
 

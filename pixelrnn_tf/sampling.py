@@ -16,12 +16,13 @@ def gumbel_noise(seed, position, batch, num_levels):
     return -tf.math.log(-tf.math.log(u))
 
 
-def naive_complete(model, images, known_mask, seed):
+def naive_complete(model, images, known_mask, seed, num_steps=None):
     """Pure-TF graph: fill the unknown sub-pixels one at a time, one full pass each.
 
     images: int32 (B, H, W, C); known_mask: bool (B, H, W); seed: int64 scalar. Walks the
     model's generation order with a tf.while_loop; sub-pixel k's value is
     argmax(logits_k + Gumbel noise keyed by (seed, k)), or its known value.
+    num_steps: stop after this many sub-pixels (benchmarks time a prefix).
     """
     h, w, c = model.image_shape
     order = tf.constant(np.argsort(model.ordering().reshape(-1)), tf.int32)
@@ -39,7 +40,8 @@ def naive_complete(model, images, known_mask, seed):
                          axis=1)
         return t + 1, tf.tensor_scatter_nd_update(x, index, value)
 
-    _, out = tf.while_loop(lambda t, _: t < h * w * c, body,
+    steps = h * w * c if num_steps is None else num_steps
+    _, out = tf.while_loop(lambda t, _: t < steps, body,
                            (tf.constant(0), tf.cast(images, tf.int32)))
     return out
 

@@ -1,0 +1,121 @@
+"""Benchmarks that print figures (not timed tests).
+
+  python -m pixelrnn_tf.bench sample   # naive vs cached sampling, batch 16, every network
+  python -m pixelrnn_tf.bench train    # training images/s and GFLOP/s vs a measured peak
+
+Every ratio printed is between numbers measured in the same run.
+"""
+
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("batch", 16, "Batch size.")
+flags.DEFINE_integer("naive_steps", 6, "Sub-pixels the naive sampler is timed on (each is one "
+                     "full network pass, the same cost for every sub-pixel); its whole-image "
+                     "time is that per-step time x H*W*C.")
+flags.DEFINE_list("only", [], "Restrict to these rows (e.g. cifar10_pixel_cnn).")
+flags.DEFINE_bool("xla", True, "Also time the cached sampler under jit_compile.")
+flags.DEFINE_integer("steps", 3, "Timed training steps per row (after 1 warm-up step).")
+
+# (row name, model name, constructor config). CIFAR rows are the paper's sizes; the
+# Multi-Scale row is reduced (the paper's 64x64 multi-scale network has 123M parameters).
+SAMPLE_ROWS = {
+    "cifar10_pixel_cnn": "paper:cifar10_pixel_cnn",
+    "cifar10_row_lstm": "paper:cifar10_row_lstm",
+    "cifar10_diagonal_bilstm": "paper:cifar10_diagonal_bilstm",
+    "cifar10_multiscale (reduced)": ("multiscale_pixelrnn", dict(
+        image_shape=(32, 32, 3), num_levels=256, block="row_lstm", small_layers=4,
+        small_units=64, small_output_units=256, num_layers=4, units=64, output_units=256,
+        conditioning_features=32)),
+    "mnist_pixel_cnn": ("pixel_cnn", dict(image_shape=(28, 28, 1), num_levels=2, num_layers=7,
+                                          units=16, output_units=32)),
+    "mnist_row_lstm": ("row_lstm", dict(image_shape=(28, 28, 1), num_levels=2, num_layers=7,
+                                        units=16, output_units=32)),
+    "mnist_diagonal_bilstm": "paper:mnist_diagonal_bilstm",
+    "mnist_multiscale": ("multiscale_pixelrnn", dict(
+        image_shape=(28, 28, 1), num_levels=2, block="diagonal_bilstm", small_layers=7,
+        small_units=16, small_output_units=32, num_layers=7, units=16, output_units=32,
+        conditioning_features=16)),
+}
+
+
+def _build(spec):
+    import models
+    from models import configs
+
+    if isinstance(spec, str):
+        return configs.build(spec.split(":", 1)[1])
+    return models.build(spec[0], **spec[1])
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    _ = out.numpy() if hasattr(out, "numpy") else out
+    return time.perf_counter() - start
+
+
+def machine():
+    import tensorflow as tf
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"TF {tf.__version__}, {platform.python_version()}")
+
+
+def bench_sample():
+    import tensorflow as tf
+
+    from pixelrnn_tf import cached_sampling, sampling
+
+    b = FLAGS.batch
+    print(f"# sampling, batch {b}; {machine()}")
+    print("| network | params | naive s/image-batch (from N steps) | cached s | cached XLA s "
+          "| cached/naive speed-up | XLA speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row, spec in SAMPLE_ROWS.items():
+        if FLAGS.only and row not in FLAGS.only:
+            continue
+        model = _build(spec)
+        h, w, c = model.image_shape
+        x = tf.zeros((b, h, w, c), tf.int32)
+        known = tf.zeros((b, h, w), tf.bool)
+        seed = tf.constant(0, tf.int64)
+        steps = FLAGS.naive_steps
+        naive = tf.function(lambda a, k, s: sampling.naive_complete(model, a, k, s, steps))
+        naive.get_concrete_function(x, known, seed)
+        _timed(naive, x, known, seed)  # warm-up
+        naive_total = _timed(naive, x, known, seed) / steps * h * w * c
+        cached = tf.function(lambda a, k, s: cached_sampling.cached_complete(model, a, k, s))
+        cached.get_concrete_function(x, known, seed)
+        cached_s = _timed(cached, x, known, seed)
+        xla_s = float("nan")
+        if FLAGS.xla:
+            cached_xla = tf.function(
+                lambda a, k, s: cached_sampling.cached_complete(model, a, k, s),
+                jit_compile=True)
+            _timed(cached_xla, x, known, seed)  # compile
+            xla_s = _timed(cached_xla, x, known, seed)
+        print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} ({steps}) "
+              f"| {cached_s:.2f} | {xla_s:.2f} | {naive_total / cached_s:.0f}x "
+              f"| {naive_total / xla_s:.0f}x |", flush=True)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in ("sample", "train"):
+        raise app.UsageError("usage: python -m pixelrnn_tf.bench (sample|train) [flags]")
+    if argv[1] == "sample":
+        bench_sample()
+    else:
+        from pixelrnn_tf import bench_train
+
+        bench_train.run(FLAGS.batch, FLAGS.steps, FLAGS.only)
+
+
+if __name__ == "__main__":
+    app.run(main)
