@@ -1,0 +1,8 @@
+"""Data: datasets as uint8 arrays, offline TFDS preparation, deterministic batches."""
+
+from pixelrnn_tf.data.datasets import (DATASET_NAMES, DEFAULT_DATASET, DatasetSpec,
+                                       batch_indices, eval_batches, find_shared_data,
+                                       load_split, prepare_offline_tfds, spec)
+
+__all__ = ["DATASET_NAMES", "DEFAULT_DATASET", "DatasetSpec", "batch_indices", "eval_batches",
+           "find_shared_data", "load_split", "prepare_offline_tfds", "spec"]

@@ -1,0 +1,65 @@
+"""Train a model: `python -m pixelrnn_tf.train` (no flags: offline 8x8 digits, ~a minute).
+
+Examples:
+  python -m pixelrnn_tf.train                                  # offline default
+  python -m pixelrnn_tf.train --model=row_lstm --dataset=binarized_mnist --data_dir=/tmp/tfds
+  python -m pixelrnn_tf.train --model=cifar10_pixel_cnn --data_dir=/tmp/tfds   # a paper config
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+# Model
+flags.DEFINE_string("model", "pixel_cnn", "Registry name (pixel_cnn, row_lstm, diagonal_bilstm, "
+                    "multiscale_pixelrnn) or a paper config (e.g. cifar10_row_lstm).")
+flags.DEFINE_integer("num_layers", None, "Override: residual blocks.")
+flags.DEFINE_integer("units", None, "Override: h (blocks carry 2h features).")
+flags.DEFINE_integer("output_units", None, "Override: features of the output layers.")
+# Data
+flags.DEFINE_string("dataset", None, "digits (default, offline), binarized_mnist, mnist, cifar10, "
+                    "imagenet_resized/32x32, imagenet_resized/64x64, folder:PATH, npz:PATH.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir.")
+flags.DEFINE_integer("image_size", None, "Size for folder: datasets.")
+# Run
+flags.DEFINE_string("workdir", None, "Checkpoints, config, TensorBoard logs, samples. Default: "
+                    "workdirs/<model>_<dataset>.")
+flags.DEFINE_integer("batch_size", None, "Global batch size (default 32).")
+flags.DEFINE_integer("steps", None, "Training steps (default 1500).")
+flags.DEFINE_float("epochs", None, "Train for this many epochs instead of --steps.")
+flags.DEFINE_float("learning_rate", None, "Learning rate (default 1e-3).")
+flags.DEFINE_enum("optimizer", None, ["rmsprop", "adam", "sgd"], "Default rmsprop (the paper's).")
+flags.DEFINE_enum("strategy", None, ["auto", "mirrored", "multi_worker", "one_device"],
+                  "tf.distribute strategy (default auto).")
+flags.DEFINE_integer("seed", None, "Seed of the initialization and the data order (default 0).")
+flags.DEFINE_integer("eval_every", None, "Evaluate every N steps (0: only at the end).")
+flags.DEFINE_integer("checkpoint_every", None, "Checkpoint every N steps (default 200).")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
+flags.DEFINE_integer("log_every", None, "Progress/TensorBoard every N steps (default 20).")
+flags.DEFINE_integer("num_samples", None, "Samples in the final PNG grid (default 16).")
+flags.DEFINE_integer("max_eval_examples", None, "Evaluate on the first N test images only.")
+
+
+def main(argv):
+    del argv
+    from pixelrnn_tf.training import config as config_lib, trainer
+
+    run_flags = ("data_dir", "image_size", "workdir", "batch_size", "steps", "epochs",
+                 "learning_rate", "optimizer", "strategy", "seed", "eval_every",
+                 "checkpoint_every", "jit_compile", "log_every", "num_samples",
+                 "max_eval_examples")
+    config = config_lib.resolve(
+        FLAGS.model, FLAGS.dataset,
+        overrides=dict(num_layers=FLAGS.num_layers, units=FLAGS.units,
+                       output_units=FLAGS.output_units),
+        **{name: FLAGS[name].value for name in run_flags})
+    workdir = config.workdir or config_lib.default_workdir(config)
+    config.workdir = workdir
+    trainer.run(config, workdir)
+
+
+if __name__ == "__main__":
+    app.run(main)

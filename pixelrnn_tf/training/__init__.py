@@ -1,0 +1,1 @@
+"""Training library: configuration, workdir safety, distribution, the training loop."""

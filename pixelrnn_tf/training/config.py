@@ -1,0 +1,100 @@
+"""TrainConfig: everything that defines a training run, resolved from flags."""
+
+import dataclasses
+import json
+import os
+
+import models
+from models import configs as paper_configs
+from pixelrnn_tf import data
+
+# A model small enough for the offline default run (8x8 digits, ~a minute on 2 cores).
+DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128)
+# Ships with scikit-learn, so the default run needs no network.
+DEFAULT_DATASET = "digits"
+STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+# Changing these makes a workdir's checkpoint meaningless; the rest (steps, eval cadence,
+# strategy) may change between resumed runs.
+IDENTITY_FIELDS = ("model", "model_config", "dataset", "image_size", "optimizer", "seed",
+                   "batch_size")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str = "pixel_cnn"
+    model_config: dict = dataclasses.field(default_factory=dict)
+    dataset: str = DEFAULT_DATASET
+    data_dir: str = None
+    image_size: int = None
+    workdir: str = None
+    batch_size: int = 32
+    steps: int = 1500
+    epochs: float = None
+    learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"
+    strategy: str = "auto"
+    seed: int = 0
+    eval_every: int = 0
+    checkpoint_every: int = 200
+    jit_compile: bool = False
+    num_samples: int = 16
+    log_every: int = 20
+    max_eval_examples: int = None
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
+    """Build a TrainConfig from a registry name or a paper config name plus flag values.
+
+    `overrides`: model constructor arguments given on the command line (num_layers, ...).
+    The image shape and number of levels always come from the dataset.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if model in paper_configs.names():
+        experiment = paper_configs.get(model)
+        model_name, model_config = experiment.model, dict(experiment.model_config)
+        dataset = dataset or experiment.dataset
+        for key, value in experiment.train.items():
+            if kwargs.get(key) is None:
+                kwargs[key] = value
+    else:
+        try:
+            models.get(model)
+        except KeyError as e:
+            raise ValueError(f"{e.args[0]} Paper configs: {', '.join(paper_configs.names())}.")
+        model_name, model_config = model, dict(DEFAULT_MODEL_CONFIG)
+    dataset = dataset or DEFAULT_DATASET
+    spec = data.spec(dataset, image_size=kwargs.get("image_size"))
+    model_config.update(overrides)
+    model_config.pop("image_shape", None)
+    model_config.pop("num_levels", None)
+    paper_shape = paper_configs.get(model).model_config["image_shape"] \
+        if model in paper_configs.names() else None
+    if paper_shape is not None and tuple(paper_shape) != tuple(spec.image_shape):
+        raise ValueError(f"Paper config {model!r} is for {tuple(paper_shape)} images but dataset "
+                         f"{dataset!r} has {tuple(spec.image_shape)}.")
+    model_config.update(image_shape=list(spec.image_shape), num_levels=spec.num_levels)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    config = TrainConfig(model=model_name, model_config=model_config, dataset=dataset, **kwargs)
+    validate(config)
+    return config
+
+
+def validate(config):
+    if config.strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {config.strategy!r}; valid: {', '.join(STRATEGIES)}.")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {config.optimizer!r}; valid: {', '.join(OPTIMIZERS)}.")
+    if config.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {config.batch_size}.")
+    if config.learning_rate <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}.")
+
+
+def default_workdir(config):
+    safe = config.dataset.replace("/", "_").replace(":", "_")
+    return os.path.join("workdirs", f"{config.model}_{safe}")

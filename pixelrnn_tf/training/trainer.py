@@ -1,0 +1,233 @@
+"""The training loop: distributed steps, checkpoints, NaN stop, progress, TensorBoard, eval."""
+
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import models
+from pixelrnn_tf import data, likelihood, sampling
+from pixelrnn_tf.training import distribution, workdir as workdir_lib
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def make_optimizer(name, learning_rate):
+    if name == "rmsprop":  # the paper's choice
+        return keras.optimizers.RMSprop(learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+    raise ValueError(f"Unknown optimizer {name!r}.")
+
+
+def build_model(config):
+    keras.utils.set_random_seed(config.seed)
+    return models.build(config.model, **config.model_config)
+
+
+def evaluate(model, images, batch_size=64):
+    """Exact NLL over every image: mean nats per image and bits/dim."""
+
+    @tf.function(reduce_retracing=True)
+    def batch_log_prob(x):
+        return likelihood.image_log_prob(likelihood.pixel_log_prob_from_logits(model(x), x))
+
+    total, count = 0.0, 0
+    for batch in data.eval_batches(images, batch_size):
+        total += float(tf.reduce_sum(tf.cast(batch_log_prob(batch), tf.float64)))
+        count += len(batch)
+    nll = -total / count
+    return {"nll_nats": nll, "bits_per_dim": nll / (model.num_dims * math.log(2.0)),
+            "num_images": count}
+
+
+class Progress:
+    """One status line: step, loss (nats/image and bits/dim), images/s, ETA."""
+
+    def __init__(self, total, batch_size, stream=sys.stderr):
+        self.total, self.batch_size, self.stream = total, batch_size, stream
+        self.start = time.time()
+        self.last_time, self.last_step = self.start, None
+
+    def update(self, step, nats, bpd, final=False):
+        now = time.time()
+        if self.last_step is None:
+            self.last_step, self.last_time = step - 1, self.start
+        rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
+        eta = (self.total - step) * self.batch_size / max(rate, 1e-9)
+        width = 24
+        done = int(width * step / max(self.total, 1))
+        bar = "=" * done + "." * (width - done)
+        self.stream.write(f"\r[{bar}] step {step}/{self.total}  loss {nats:.3f} nats "
+                          f"{bpd:.4f} bits/dim  {rate:.1f} img/s  ETA {eta:.0f}s ")
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
+        self.last_step, self.last_time = step, now
+        return rate
+
+
+class Trainer:
+    """Owns the strategy, model, optimizer, checkpoint manager and summary writers of a run."""
+
+    def __init__(self, config, workdir):
+        self.config = config
+        self.workdir = workdir
+        self.strategy = distribution.make_strategy(config.strategy)
+        distribution.per_replica_batch(config.batch_size, self.strategy)
+        with self.strategy.scope():
+            self.model = build_model(config)
+            self.optimizer = make_optimizer(config.optimizer, config.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model,
+                                              optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=3)
+        self._step_fn = None
+
+    def restore(self):
+        latest = self.manager.latest_checkpoint
+        if latest:
+            # assert_existing_objects_matched: a checkpoint of another architecture fails here
+            # instead of loading half of its variables.
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return latest
+
+    def _build_step(self):
+        model, optimizer, batch = self.model, self.optimizer, self.config.batch_size
+        num_dims = model.num_dims
+
+        def replica_step(images):
+            with tf.GradientTape() as tape:
+                log_p = likelihood.image_log_prob(
+                    likelihood.pixel_log_prob_from_logits(model(images), images))
+                # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
+                # does not depend on the number of replicas.
+                loss = tf.reduce_sum(-log_p) / (batch * num_dims)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return tf.reduce_sum(-log_p)
+
+        replica_fn = tf.function(replica_step, jit_compile=self.config.jit_compile)
+
+        @tf.function
+        def step_fn(dist_images):
+            nll_sum = self.strategy.run(replica_fn, args=(dist_images,))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, nll_sum, axis=None) / batch
+
+        return step_fn
+
+    def train_step(self, dist_images):
+        """One optimizer step; returns the batch's mean NLL in nats per image."""
+        if self._step_fn is None:
+            self._step_fn = self._build_step()
+        return float(self._step_fn(dist_images))
+
+    def save(self):
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+
+def _log(message):
+    print(message, flush=True)
+
+
+def run(config, workdir):
+    """Train (or resume) in `workdir`; then evaluate on the test split and write samples."""
+    workdir_lib.claim(workdir, config)
+    spec = data.spec(config.dataset, image_size=config.image_size)
+    train_images = data.load_split(config.dataset, "train", config.data_dir, config.image_size)
+    test_split = "test" if "test" in spec.splits else spec.splits[-1]
+    test_images = data.load_split(config.dataset, test_split, config.data_dir, config.image_size,
+                                  max_examples=config.max_eval_examples)
+    total_steps = config.steps
+    if config.epochs:
+        total_steps = int(math.ceil(config.epochs * len(train_images) / config.batch_size))
+    trainer = Trainer(config, workdir)
+    restored = trainer.restore()
+    start = int(trainer.step.numpy())
+    _log(f"{config.model} on {config.dataset} {spec.image_shape} x {spec.num_levels} levels: "
+         f"{trainer.model.count_params():,} parameters, {len(train_images)} train / "
+         f"{len(test_images)} {test_split} images, {trainer.strategy.num_replicas_in_sync} "
+         f"replica(s), workdir {workdir}")
+    _log(f"resumed from {restored} at step {start}" if restored else "starting from step 0")
+    writers = {k: tf.summary.create_file_writer(os.path.join(workdir, k))
+               for k in ("train", "eval")}
+    loss_log = open(os.path.join(workdir, "train_log.jsonl"), "a")
+    batches = distribution.distributed_batches(
+        trainer.strategy, train_images, config.batch_size, config.seed, start)
+    progress = Progress(total_steps, config.batch_size)
+    num_dims = int(np.prod(spec.image_shape))
+    step = start
+    while step < total_steps:
+        nats = trainer.train_step(next(batches))
+        step += 1
+        if not math.isfinite(nats):
+            raise TrainingDiverged(
+                f"Loss is {nats} at step {step}; training stopped. The last good checkpoint "
+                f"({trainer.manager.latest_checkpoint or 'none'}) is kept and was not "
+                "overwritten.")
+        trainer.step.assign(step)
+        bpd = nats / (num_dims * math.log(2.0))
+        loss_log.write(json.dumps({"step": step, "nll_nats": nats}) + "\n")
+        if step % config.log_every == 0 or step == total_steps:
+            rate = progress.update(step, nats, bpd, final=step == total_steps)
+            with writers["train"].as_default(step=step):
+                tf.summary.scalar("loss_nats", nats)
+                tf.summary.scalar("bits_per_dim", bpd)
+                tf.summary.scalar("learning_rate", float(config.learning_rate))
+                tf.summary.scalar("images_per_sec", rate)
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            loss_log.flush()
+            trainer.save()
+        if config.eval_every and step % config.eval_every == 0 and step < total_steps:
+            _write_eval(writers["eval"], step, evaluate(trainer.model, test_images), test_split)
+    loss_log.close()
+    if step > start:
+        trainer.save()
+    metrics = evaluate(trainer.model, test_images)
+    metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model)
+    _write_eval(writers["eval"], step, metrics, test_split, log=False)
+    with open(os.path.join(workdir, f"eval_{test_split}.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    samples = sampling.sample(trainer.model, config.num_samples, seed=config.seed)
+    grid = sampling.image_grid(samples, spec.num_levels)
+    path = sampling.save_png(grid, os.path.join(workdir, "samples.png"))
+    with writers["eval"].as_default(step=step):
+        tf.summary.image("samples", grid[None].astype(np.float32) / 255.0)
+    for w in writers.values():
+        w.flush()
+    _log(f"test NLL ({test_split}, {metrics['num_images']} images): "
+         f"{metrics['nll_nats']:.3f} nats/image, {metrics['bits_per_dim']:.4f} bits/dim")
+    _log(f"samples: {os.path.abspath(path)}")
+    return metrics
+
+
+def _write_eval(writer, step, metrics, split, log=True):
+    with writer.as_default(step=step):
+        tf.summary.scalar("loss_nats", metrics["nll_nats"])
+        tf.summary.scalar("bits_per_dim", metrics["bits_per_dim"])
+    if log:
+        _log(f"\neval@{step} {split}: {metrics['nll_nats']:.3f} nats, "
+             f"{metrics['bits_per_dim']:.4f} bits/dim")
+
+
+def restore_model(workdir):
+    """The model of a training workdir at its latest checkpoint (no optimizer state needed)."""
+    config = workdir_lib.load_config(workdir)
+    model = build_model(config)
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if not latest:
+        raise FileNotFoundError(f"{workdir} has no checkpoint.")
+    step = tf.Variable(0, dtype=tf.int64)
+    tf.train.Checkpoint(step=step, model=model).restore(latest).expect_partial()
+    return model, config, int(step.numpy())
