@@ -7,7 +7,6 @@ Every ratio printed is between numbers measured in the same run.
 """
 
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -61,17 +60,11 @@ def _timed(fn, *args):
     return time.perf_counter() - start
 
 
-def machine():
-    import tensorflow as tf
-
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"TF {tf.__version__}, {platform.python_version()}")
-
-
 def bench_sample():
     import tensorflow as tf
 
     from pixelrnn_tf import cached_sampling, sampling
+    from pixelrnn_tf.bench_train import machine
 
     b = FLAGS.batch
     print(f"# sampling, batch {b}; {machine()}")

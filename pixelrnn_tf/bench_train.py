@@ -2,6 +2,8 @@
 reference PixelCNN (stock Conv2D layers whose masks are `kernel_constraint`s, as in the
 keras.io example and TFP). Run through `python -m pixelrnn_tf.bench train`."""
 
+import os
+import platform
 import time
 
 import keras
@@ -12,6 +14,11 @@ from pixelrnn_tf import likelihood
 from pixelrnn_tf.layers import (ConvResidualBlock, DiagonalBiLSTM, MaskedConv2D,
                                 RecurrentResidualBlock, RowLSTM)
 from pixelrnn_tf.layers.masking import causal_mask
+
+
+def machine():
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"TF {tf.__version__}, Python {platform.python_version()}")
 
 
 def count_macs(model):
@@ -98,13 +105,13 @@ def reference_pixel_cnn(image_shape, num_levels, num_layers, units, output_units
     return keras.Model(inputs, y)
 
 
-def _train_step_fn(model, scale, num_dims, jit):
+def _train_step_fn(model, call, scale, num_dims, jit):
     optimizer = keras.optimizers.RMSprop(1e-4)
     optimizer.build(model.trainable_variables)
 
     def step(images):
         with tf.GradientTape() as tape:
-            logits = model(scale(images))
+            logits = call(scale(images))
             log_p = likelihood.image_log_prob(
                 likelihood.pixel_log_prob_from_logits(logits, images))
             loss = -tf.reduce_mean(log_p) / num_dims
@@ -119,7 +126,7 @@ def time_training(model, call, image_shape, num_levels, batch, steps, jit):
     images = tf.constant(np.random.default_rng(0).integers(
         0, num_levels, size=(batch,) + tuple(image_shape)), tf.int32)
     scale = (lambda x: tf.cast(x, tf.float32) * (2.0 / (num_levels - 1)) - 1.0)
-    step = _train_step_fn(call, scale, int(np.prod(image_shape)), jit)
+    step = _train_step_fn(model, call, scale, int(np.prod(image_shape)), jit)
     float(step(images))  # trace / compile
     start = time.perf_counter()
     for _ in range(steps):
@@ -149,7 +156,6 @@ def measure_peak(width=256, batch=16):
 def run(batch, steps, only):
     import models
     from models import configs
-    from pixelrnn_tf.bench import machine
 
     matmul, conv = measure_peak()
     peak = max(matmul, conv)

@@ -35,16 +35,24 @@ def validate_images(images, image_shape, num_levels, name="images"):
             raise ValueError(f"{name} values must be in [0, {num_levels}), got min {values.min()}"
                              f" and max {values.max()}.")
         return images
-    checks = [
-        tf.debugging.assert_equal(tf.rank(images), 4, message=f"{name} must have rank 4"),
-        tf.debugging.assert_equal(tf.shape(images)[1:], tf.constant(image_shape, tf.int32),
-                                  message=f"{name} must have shape (batch,) + {expected[1:]}"),
-        tf.debugging.assert_non_negative(images, message=f"{name} values must be >= 0"),
-        tf.debugging.assert_less(images, tf.cast(num_levels, images.dtype),
-                                 message=f"{name} values must be < num_levels={num_levels}"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(images)
+    # Sequenced, so each check runs only on input that passed the previous ones and the
+    # first failure is the one reported.
+    with tf.control_dependencies([tf.debugging.assert_equal(
+            tf.rank(images), 4, message=f"{name} must have rank 4 (batch, height, width, "
+                                        "channels)")]):
+        padded = tf.concat([tf.shape(images), tf.zeros([4], tf.int32)], 0)[1:4]
+        shape_ok = tf.debugging.assert_equal(
+            padded, tf.constant(image_shape, tf.int32),
+            message=f"{name} must have shape (batch,) + {expected[1:]}")
+    with tf.control_dependencies([shape_ok]):
+        wide = tf.cast(images, tf.int64)  # uint8 cannot hold num_levels = 256
+        range_ok = [
+            tf.debugging.assert_non_negative(wide, message=f"{name} values must be >= 0"),
+            tf.debugging.assert_less(wide, tf.constant(num_levels, tf.int64),
+                                     message=f"{name} values must be < num_levels={num_levels}"),
+        ]
+    with tf.control_dependencies(range_ok):
+        return tf.ensure_shape(tf.identity(images), expected)
 
 
 def pixel_log_prob_from_logits(logits, images):

@@ -78,7 +78,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
         # Zero padding from the skew keeps the state exactly zero left of each row's start.
         z = tf.stack([skew(left), skew(tf.reverse(right, [2]))])  # (2, B, H, W + H - 1, 4h)
         columns = tf.transpose(z, [3, 0, 1, 2, 4])  # (W + H - 1, 2, B, H, 4h)
-        num_columns = tf.shape(columns)[0]
+        h_static, w_static = inputs.shape[1], inputs.shape[2]
+        # A static trip count when known: XLA needs it to differentiate the loop.
+        num_columns = (h_static + w_static - 1 if h_static is not None and w_static is not None
+                       else tf.shape(columns)[0])
         zeros = tf.zeros_like(columns[0][..., : self.units])
         outputs = tf.TensorArray(z.dtype, size=num_columns)
 
@@ -87,7 +90,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
             return j + 1, h, c, outputs.write(j, h)
 
         _, _, _, outputs = tf.while_loop(
-            lambda j, *_: j < num_columns, body, (tf.constant(0), zeros, zeros, outputs))
+            lambda j, *_: j < num_columns, body, (tf.constant(0), zeros, zeros, outputs),
+            maximum_iterations=num_columns)
         h_all = tf.transpose(outputs.stack(), [1, 2, 3, 0, 4])  # (2, B, H, W + H - 1, h)
         left = unskew(h_all[0], width)
         right = tf.reverse(unskew(h_all[1], width), [2])

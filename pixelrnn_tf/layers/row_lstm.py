@@ -75,7 +75,9 @@ class RowLSTM(keras.layers.Layer):
             if conditioning is None:
                 raise ValueError(f"{self.name} is conditional: call it with `conditioning`.")
             z_is = z_is + self.conditioning_conv(conditioning)
-        batch, height, width = tf.shape(inputs)[0], tf.shape(inputs)[1], tf.shape(inputs)[2]
+        batch, width = tf.shape(inputs)[0], tf.shape(inputs)[2]
+        # A static row count when known: XLA needs a fixed trip count to differentiate.
+        height = inputs.shape[1] if inputs.shape[1] is not None else tf.shape(inputs)[1]
         rows = tf.transpose(z_is, [1, 0, 2, 3])  # (H, B, W, 4h)
         h0 = tf.broadcast_to(self.initial_h, [batch, width, self.units])
         c0 = tf.broadcast_to(self.initial_c, [batch, width, self.units])
@@ -86,7 +88,8 @@ class RowLSTM(keras.layers.Layer):
             return i + 1, h, c, outputs.write(i, h)
 
         _, _, _, outputs = tf.while_loop(
-            lambda i, *_: i < height, body, (tf.constant(0), h0, c0, outputs))
+            lambda i, *_: i < height, body, (tf.constant(0), h0, c0, outputs),
+            maximum_iterations=height)
         return tf.transpose(outputs.stack(), [1, 0, 2, 3])  # (B, H, W, h)
 
     def compute_output_shape(self, input_shape, conditioning_shape=None):

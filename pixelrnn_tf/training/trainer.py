@@ -91,12 +91,18 @@ class Trainer:
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model,
                                               optimizer=self.optimizer)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=3)
+        # Multi-worker: every worker must save (saving is collective), but only the chief
+        # writes into the workdir; the others write to private folders.
+        self.is_chief = _is_chief_task()
+        self.chief_dir = os.path.join(workdir, "checkpoints")
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+        own_dir = self.chief_dir if self.is_chief else os.path.join(
+            workdir, ".workers", f"{task.get('type')}{task.get('index')}", "checkpoints")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, own_dir, max_to_keep=3)
         self._step_fn = None
 
     def restore(self):
-        latest = self.manager.latest_checkpoint
+        latest = tf.train.latest_checkpoint(self.chief_dir)
         if latest:
             # assert_existing_objects_matched: a checkpoint of another architecture fails here
             # instead of loading half of its variables.
@@ -142,8 +148,12 @@ def _log(message):
 
 
 def run(config, workdir):
-    """Train (or resume) in `workdir`; then evaluate on the test split and write samples."""
-    workdir_lib.claim(workdir, config)
+    """Train (or resume) in `workdir`; then evaluate on the test split and write samples.
+
+    With several workers only the chief writes the workdir's files, evaluates and samples.
+    """
+    if _is_chief_task():
+        workdir_lib.claim(workdir, config)
     spec = data.spec(config.dataset, image_size=config.image_size)
     train_images = data.load_split(config.dataset, "train", config.data_dir, config.image_size)
     test_split = "test" if "test" in spec.splits else spec.splits[-1]
@@ -160,9 +170,10 @@ def run(config, workdir):
          f"{len(test_images)} {test_split} images, {trainer.strategy.num_replicas_in_sync} "
          f"replica(s), workdir {workdir}")
     _log(f"resumed from {restored} at step {start}" if restored else "starting from step 0")
-    writers = {k: tf.summary.create_file_writer(os.path.join(workdir, k))
+    log_dir = workdir if trainer.is_chief else os.path.dirname(trainer.manager.directory)
+    writers = {k: tf.summary.create_file_writer(os.path.join(log_dir, k))
                for k in ("train", "eval")}
-    loss_log = open(os.path.join(workdir, "train_log.jsonl"), "a")
+    loss_log = open(os.path.join(log_dir, "train_log.jsonl"), "a")
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start)
     progress = Progress(total_steps, config.batch_size)
@@ -194,6 +205,8 @@ def run(config, workdir):
     loss_log.close()
     if step > start:
         trainer.save()
+    if not trainer.is_chief:
+        return {"step": step}
     metrics = evaluate(trainer.model, test_images)
     metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model)
     _write_eval(writers["eval"], step, metrics, test_split, log=False)
@@ -210,6 +223,15 @@ def run(config, workdir):
          f"{metrics['nll_nats']:.3f} nats/image, {metrics['bits_per_dim']:.4f} bits/dim")
     _log(f"samples: {os.path.abspath(path)}")
     return metrics
+
+
+def _is_chief_task():
+    """The task that writes the workdir: the "chief" if TF_CONFIG has one, else worker 0."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
+    if task.get("type") == "chief" or not task:
+        return True
+    return "chief" not in cluster and task.get("type") == "worker" and int(task["index"]) == 0
 
 
 def _write_eval(writer, step, metrics, split, log=True):
