@@ -54,9 +54,11 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     The image shape and number of levels always come from the dataset.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    paper_shape = None
     if model in paper_configs.names():
         experiment = paper_configs.get(model)
         model_name, model_config = experiment.model, dict(experiment.model_config)
+        paper_shape = tuple(model_config["image_shape"])
         dataset = dataset or experiment.dataset
         for key, value in experiment.train.items():
             if kwargs.get(key) is None:
@@ -69,14 +71,11 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
         model_name, model_config = model, dict(DEFAULT_MODEL_CONFIG)
     dataset = dataset or DEFAULT_DATASET
     spec = data.spec(dataset, image_size=kwargs.get("image_size"))
-    model_config.update(overrides)
-    model_config.pop("image_shape", None)
-    model_config.pop("num_levels", None)
-    paper_shape = paper_configs.get(model).model_config["image_shape"] \
-        if model in paper_configs.names() else None
-    if paper_shape is not None and tuple(paper_shape) != tuple(spec.image_shape):
-        raise ValueError(f"Paper config {model!r} is for {tuple(paper_shape)} images but dataset "
+    if paper_shape is not None and paper_shape != tuple(spec.image_shape):
+        raise ValueError(f"Paper config {model!r} is for {paper_shape} images but dataset "
                          f"{dataset!r} has {tuple(spec.image_shape)}.")
+    model_config.update(overrides)
+    # The image shape and the number of levels are the dataset's, whatever the config said.
     model_config.update(image_shape=list(spec.image_shape), num_levels=spec.num_levels)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     config = TrainConfig(model=model_name, model_config=model_config, dataset=dataset, **kwargs)
