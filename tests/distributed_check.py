@@ -2,7 +2,6 @@
 before TensorFlow initializes, so these run in fresh processes).
 
   python -m tests.distributed_check mirrored OUT.json
-  python -m tests.distributed_check worker OUT.npz     (with TF_CONFIG set)
 """
 
 import json
@@ -52,11 +51,5 @@ def mirrored(out):
         json.dump(results, f)
 
 
-def worker(out):
-    trainer, losses = _train("multi_worker", f"/tmp/unused_{os.getpid()}", steps=3)
-    np.savez(out, replicas=trainer.strategy.num_replicas_in_sync, losses=np.array(losses),
-             **{f"w{i}": w.numpy() for i, w in enumerate(trainer.model.weights)})
-
-
 if __name__ == "__main__":
-    {"mirrored": mirrored, "worker": worker}[sys.argv[1]](sys.argv[2])
+    {"mirrored": mirrored}[sys.argv[1]](sys.argv[2])
