@@ -70,6 +70,10 @@ class PixelRNNNetwork(keras.layers.Layer):
                 blk = RecurrentResidualBlock(h, self.block, self.kernel_size, g, self.residual,
                                              self.conditioning_features, name=f"block_{i}")
             blk.build(prefix + (2 * h,))
+            # Also an attribute of its own: tf.train.Checkpoint does not look inside the
+            # Keras-tracked list, and would otherwise save these weights only through an
+            # optimizer that references them.
+            setattr(self, f"block_{i}", blk)
             self.blocks.append(blk)
         skip_blocks = self.num_layers if self.skip else 1
         self.output_conv_1 = MaskedConv2D(self.output_units, 1, "B", g, in_blocks=skip_blocks,
