@@ -1,72 +1,174 @@
 """Client for a TF Serving deployment of an exported pixelrnn_tf model.
 
-REST (standard library only):
+REST (standard library only; POST http://HOST:8501/v1/models/NAME[/versions/N]:predict):
   python -m export.serving_client --server=localhost:8501 --model_name=pixel_cnn_digits \
-      --signature=sample --num_samples=4 --seed=0
-gRPC (needs `pip install tensorflow-serving-api==2.21.0`):
-  python -m export.serving_client --server=localhost:8500 --protocol=grpc ...
+      --signature=sample --num_samples=4 --seed=0 --output=samples.npz
+  python -m export.serving_client --signature=log_prob --images=batch.npz --format=row
+gRPC (port 8500; needs `pip install tensorflow-serving-api==2.21.0`):
+  python -m export.serving_client --protocol=grpc --server=localhost:8500 ...
+
+Formats (https://www.tensorflow.org/tfx/serving/api_rest): "columnar" sends
+{"signature_name": ..., "inputs": {name: value}} and reads {"outputs": ...}; "row" sends
+{"instances": [{name: value of one example}, ...]} and reads {"predictions": [...]} (only for
+signatures whose inputs all have a batch dimension, i.e. log_prob / serving_default).
 """
 
 import json
+import sys
+import urllib.error
 import urllib.request
 
 import numpy as np
 
-
-def rest_predict(server, model_name, signature, inputs, timeout=60):
-    """POST /v1/models/NAME:predict in the columnar ("inputs") format; returns the outputs
-    as numpy arrays keyed by name."""
-    body = {"signature_name": signature,
-            "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
-    request = urllib.request.Request(
-        f"http://{server}/v1/models/{model_name}:predict", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        outputs = json.loads(response.read())["outputs"]
-    if not isinstance(outputs, dict):  # a signature with a single output
-        outputs = {"output": outputs}
-    return {k: np.asarray(v) for k, v in outputs.items()}
+GRPC_INSTALL_HINT = ("gRPC needs the TF Serving API protos: "
+                     "pip install tensorflow-serving-api==2.21.0")
+INPUT_DTYPES = {"images": np.uint8, "known_mask": np.uint8, "num_samples": np.int32,
+                "seed": np.int64}
+OUTPUT_DTYPES = {"images": np.uint8, "log_prob": np.float32, "bits_per_dim": np.float32,
+                 "pixel_log_prob": np.float32}
 
 
-def grpc_predict(server, model_name, signature, inputs, timeout=60):
-    """The same through gRPC PredictionService/Predict."""
+class ServingError(RuntimeError):
+    """The server answered with an error (e.g. InvalidArgument on bad input)."""
+
+    def __init__(self, status, message):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message = status, message
+
+
+def _base_url(server):
+    return server.rstrip("/") if "://" in server else f"http://{server.rstrip('/')}"
+
+
+def predict_url(server, model_name, version=None):
+    path = f"/v1/models/{model_name}" + (f"/versions/{int(version)}" if version else "")
+    return _base_url(server) + path + ":predict"
+
+
+def _as_inputs(inputs):
+    return {k: np.asarray(v, INPUT_DTYPES.get(k)) for k, v in inputs.items()}
+
+
+def _as_outputs(outputs):
+    return {k: np.asarray(v, OUTPUT_DTYPES.get(k)) for k, v in outputs.items()}
+
+
+def request_body(signature, inputs, format="columnar"):
+    """The JSON body of a predict request."""
+    inputs = _as_inputs(inputs)
+    if format == "columnar":
+        return {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+    if format == "row":
+        scalars = [k for k, v in inputs.items() if v.ndim == 0]
+        sizes = {len(v) for v in inputs.values() if v.ndim}
+        if scalars or len(sizes) != 1:
+            raise ValueError(f"The row format needs inputs with one common batch dimension; "
+                             f"{signature!r} has scalar inputs {scalars}: use format='columnar'.")
+        n = sizes.pop()
+        return {"signature_name": signature,
+                "instances": [{k: v[i].tolist() for k, v in inputs.items()} for i in range(n)]}
+    raise ValueError(f"format must be 'columnar' or 'row', got {format!r}.")
+
+
+def parse_response(body, format="columnar"):
+    """Outputs of a predict response as numpy arrays keyed by output name."""
+    if format == "columnar":
+        outputs = body["outputs"]
+        if not isinstance(outputs, dict):  # a signature with a single output
+            outputs = {"output": outputs}
+        return _as_outputs(outputs)
+    predictions = body["predictions"]
+    if predictions and isinstance(predictions[0], dict):
+        return _as_outputs({k: [p[k] for p in predictions] for k in predictions[0]})
+    return _as_outputs({"output": predictions})
+
+
+def rest_predict(server, model_name, signature, inputs, format="columnar", version=None,
+                 timeout=60):
+    """POST /v1/models/NAME[/versions/N]:predict; returns the outputs as numpy arrays keyed by
+    name. Raises ServingError with the server's message on an error answer."""
+    data = json.dumps(request_body(signature, inputs, format)).encode()
+    request = urllib.request.Request(predict_url(server, model_name, version), data=data,
+                                     headers={"Content-Type": "application/json"},
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        text = e.read().decode(errors="replace")
+        try:
+            text = json.loads(text).get("error", text)
+        except (ValueError, AttributeError):
+            pass
+        raise ServingError(e.code, text) from None
+    return parse_response(body, format)
+
+
+def grpc_predict(server, model_name, signature, inputs, version=None, timeout=60):
+    """The same through gRPC PredictionService/Predict (imports tensorflow-serving-api lazily;
+    ImportError with the pip command if it is missing)."""
     try:
         import grpc
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
     except ImportError as e:
-        raise SystemExit(f"gRPC needs tensorflow-serving-api ({e}): "
-                         "pip install tensorflow-serving-api==2.21.0")
+        raise ImportError(f"{GRPC_INSTALL_HINT} ({e})") from e
     stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server))
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature
-    dtypes = {"images": tf.uint8, "known_mask": tf.uint8, "num_samples": tf.int32,
-              "seed": tf.int64}
-    for k, v in inputs.items():
-        request.inputs[k].CopyFrom(tf.make_tensor_proto(v, dtype=dtypes.get(k)))
-    response = stub.Predict(request, timeout)
+    if version:
+        request.model_spec.version.value = int(version)
+    for k, v in _as_inputs(inputs).items():
+        request.inputs[k].CopyFrom(tf.make_tensor_proto(v))
+    try:
+        response = stub.Predict(request, timeout)
+    except grpc.RpcError as e:
+        raise ServingError(e.code(), e.details()) from None
     return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+
+def _load_images(path):
+    if path.endswith(".npz"):
+        with np.load(path) as data:
+            return data["images"] if "images" in data else data[data.files[0]]
+    return np.load(path)
 
 
 def main(argv):
     from absl import flags
 
-    del argv
+    if len(argv) > 1:
+        raise SystemExit(f"error: unexpected arguments {argv[1:]}")
     f = flags.FLAGS
     if f.signature == "sample":
-        inputs = {"num_samples": np.int32(f.num_samples), "seed": np.int64(f.seed)}
+        inputs = {"num_samples": f.num_samples, "seed": f.seed}
     else:
-        images = np.load(f.images)["images"]
+        if not f.images:
+            raise SystemExit(f"error: --signature={f.signature} needs --images=FILE.npz (or "
+                             ".npy) holding uint8 images (B, H, W, C).")
+        images = _load_images(f.images)
         inputs = {"images": images}
         if f.signature == "complete":
             known = np.zeros(images.shape[:3], np.uint8)
             known[:, :f.known_rows] = 1
-            inputs.update(known_mask=known, seed=np.int64(f.seed))
-    predict = rest_predict if f.protocol == "rest" else grpc_predict
-    outputs = predict(f.server, f.model_name, f.signature, inputs)
+            inputs.update(known_mask=known, seed=f.seed)
+    try:
+        if f.protocol == "rest":
+            outputs = rest_predict(f.server, f.model_name, f.signature, inputs, f.format,
+                                   f.version)
+        else:
+            outputs = grpc_predict(f.server, f.model_name, f.signature, inputs, f.version)
+    except ImportError as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(2)
+    except (ServingError, ValueError, OSError) as e:
+        raise SystemExit(f"error: {e}")
     for k, v in outputs.items():
         print(k, v.shape, v.dtype, v.reshape(-1)[:8])
+    if f.output:
+        np.savez(f.output, **outputs)
+        print(f"wrote {f.output}")
 
 
 if __name__ == "__main__":
@@ -74,10 +176,15 @@ if __name__ == "__main__":
 
     flags.DEFINE_string("server", "localhost:8501", "host:port (8501 REST, 8500 gRPC).")
     flags.DEFINE_enum("protocol", "rest", ["rest", "grpc"], "Transport.")
+    flags.DEFINE_enum("format", "columnar", ["columnar", "row"],
+                      "REST body: columnar ('inputs') or row ('instances', log_prob only).")
     flags.DEFINE_string("model_name", "pixel_cnn_digits", "Served model name.")
-    flags.DEFINE_enum("signature", "sample", ["sample", "log_prob", "complete"], "Signature.")
+    flags.DEFINE_integer("version", None, "Model version (default: the server's latest).")
+    flags.DEFINE_enum("signature", "sample", ["sample", "log_prob", "serving_default",
+                                              "complete"], "Signature.")
     flags.DEFINE_integer("num_samples", 4, "sample: number of images.")
     flags.DEFINE_integer("seed", 0, "sample / complete: seed.")
-    flags.DEFINE_string("images", None, "log_prob / complete: an .npz with an 'images' array.")
+    flags.DEFINE_string("images", None, "log_prob / complete: .npz ('images') or .npy file.")
     flags.DEFINE_integer("known_rows", 4, "complete: rows kept from the top.")
+    flags.DEFINE_string("output", None, "Save the outputs to this .npz.")
     app.run(main)
