@@ -21,6 +21,8 @@ flags.DEFINE_integer("naive_steps", 6, "Sub-pixels the naive sampler is timed on
 flags.DEFINE_list("only", [], "Restrict to these rows (e.g. cifar10_pixel_cnn).")
 flags.DEFINE_bool("xla", True, "Also time the cached sampler under jit_compile.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per row (after 1 warm-up step).")
+flags.DEFINE_bool("rnn_jit", True, "train: also time the recurrent networks under jit_compile "
+                  "(XLA compiles their training step for minutes on 2 CPU cores).")
 
 # (row name, model name, constructor config). CIFAR rows are the paper's sizes; the
 # Multi-Scale row is reduced (the paper's 64x64 multi-scale network has 123M parameters).
@@ -107,7 +109,7 @@ def main(argv):
     else:
         from pixelrnn_tf import bench_train
 
-        bench_train.run(FLAGS.batch, FLAGS.steps, FLAGS.only)
+        bench_train.run(FLAGS.batch, FLAGS.steps, FLAGS.only, FLAGS.rnn_jit)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def measure_peak(width=256, batch=16):
     return matmul, conv
 
 
-def run(batch, steps, only):
+def run(batch, steps, only, rnn_jit=True):
     import models
     from models import configs
 
@@ -183,6 +183,8 @@ def run(batch, steps, only):
                       f"{6 * macs * batch / t / 1e9:.0f} | {600 * macs * batch / t / 1e9 / peak:.0f}"
                       f" | 1.00x |", flush=True)
             for jit in (False, True):
+                if jit and not rnn_jit and base.model != "pixel_cnn":
+                    continue
                 t = time_training(model, model.logits, shape, cfg["num_levels"], batch, steps,
                                   jit)
                 gflops = 6 * macs * batch / t / 1e9
