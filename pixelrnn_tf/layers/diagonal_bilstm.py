@@ -83,10 +83,13 @@ class DiagonalBiLSTM(keras.layers.Layer):
         num_columns = (h_static + w_static - 1 if h_static is not None and w_static is not None
                        else tf.shape(columns)[0])
         zeros = tf.zeros_like(columns[0][..., : self.units])
+        # Read the columns from a TensorArray: the gradient of indexing a captured tensor
+        # inside the loop would add a full-size dense tensor at every step.
+        column_ta = tf.TensorArray(z.dtype, size=num_columns).unstack(columns)
         outputs = tf.TensorArray(z.dtype, size=num_columns)
 
         def body(j, h, c, outputs):
-            h, c = self.step(columns[j], (h, c))
+            h, c = self.step(column_ta.read(j), (h, c))
             return j + 1, h, c, outputs.write(j, h)
 
         _, _, _, outputs = tf.while_loop(

@@ -81,10 +81,13 @@ class RowLSTM(keras.layers.Layer):
         rows = tf.transpose(z_is, [1, 0, 2, 3])  # (H, B, W, 4h)
         h0 = tf.broadcast_to(self.initial_h, [batch, width, self.units])
         c0 = tf.broadcast_to(self.initial_c, [batch, width, self.units])
+        # Read the rows from a TensorArray: the gradient of indexing a captured tensor inside
+        # the loop would add a full-size dense tensor at every step.
+        row_ta = tf.TensorArray(z_is.dtype, size=height).unstack(rows)
         outputs = tf.TensorArray(z_is.dtype, size=height)
 
         def body(i, h, c, outputs):
-            h, c = self.step(rows[i], (h, c))
+            h, c = self.step(row_ta.read(i), (h, c))
             return i + 1, h, c, outputs.write(i, h)
 
         _, _, _, outputs = tf.while_loop(
