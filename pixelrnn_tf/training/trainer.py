@@ -251,5 +251,8 @@ def restore_model(workdir):
     if not latest:
         raise FileNotFoundError(f"{workdir} has no checkpoint.")
     step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(step=step, model=model).restore(latest).expect_partial()
+    # expect_partial: the optimizer's slots are not wanted here; assert_existing_objects_matched:
+    # every model variable must get a value, never silently keep its initialization.
+    status = tf.train.Checkpoint(step=step, model=model).restore(latest)
+    status.expect_partial().assert_existing_objects_matched()
     return model, config, int(step.numpy())
