@@ -127,7 +127,7 @@ def restore(workdir):
     config = workdir_lib.load_config(workdir)
     config.strategy = "one_device"  # plain variables; exporting needs no replicas
     t = trainer.Trainer(config, workdir)
-    if not t.restore():
+    if not t.restore(inference=True):
         raise FileNotFoundError(f"--workdir {workdir} has no checkpoint to export.")
     return t.model, config, int(t.step.numpy())
 

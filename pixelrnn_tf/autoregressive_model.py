@@ -8,12 +8,25 @@ from pixelrnn_tf import likelihood
 
 
 class AutoregressiveModel(keras.Model):
-    """p(x) = prod_k p(x_k | x_<k) over the sub-pixels of an (H, W, C) image of `num_levels`.
+    """p(x | conditioning) = prod_k p(x_k | x_<k, conditioning) over the sub-pixels of an
+    (H, W, C) image of `num_levels`.
 
-    `call(images)` takes pixel values (any numeric dtype: floats let tests differentiate
-    through the input) and returns logits (B, H, W, C, num_levels). Subclasses implement
-    `logits(scaled)` on images scaled to [-1, 1] and may override `ordering()`.
+    `call(images, conditioning=None)` takes pixel values (any numeric dtype: floats let tests
+    differentiate through the input) and returns logits (B, H, W, C, num_levels): for every
+    sub-pixel, unnormalized log-probabilities of its value given everything before it.
+    Subclasses implement `logits(scaled)` (or `logits(scaled, conditioning)` when conditional)
+    on images scaled to [-1, 1], may override `ordering()`, and may override
+    `pixel_log_prob_unchecked` when the log-probability of the observed values is cheaper
+    than the full (B, H, W, C, L) table (mixture likelihoods).
+
+    Conditioning: a model with `num_classes > 0` takes int labels (B,) in [0, num_classes);
+    one with `conditioning_dim > 0` takes a float vector (B, conditioning_dim). Unconditional
+    models (both 0) reject conditioning.
     """
+
+    # Overridden (as instance attributes) by conditional models.
+    num_classes = 0
+    conditioning_dim = 0
 
     def __init__(self, image_shape, num_levels, **kwargs):
         super().__init__(**kwargs)
@@ -29,15 +42,28 @@ class AutoregressiveModel(keras.Model):
     def num_dims(self):
         return int(np.prod(self.image_shape))
 
+    @property
+    def is_conditional(self):
+        return bool(self.num_classes or self.conditioning_dim)
+
     def scale(self, images):
         """Pixel values 0..L-1 -> [-1, 1]."""
         return tf.cast(images, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
-    def call(self, images):
-        return self.logits(self.scale(images))
+    def call(self, images, conditioning=None):
+        conditioning = self.check_conditioning(conditioning)
+        scaled = self.scale(images)
+        if conditioning is None:
+            return self.logits(scaled)
+        return self.logits(scaled, conditioning)
 
-    def logits(self, scaled):
+    def logits(self, scaled, conditioning=None):
         raise NotImplementedError
+
+    def position_logits(self, images, i, j, channel, conditioning=None):
+        """Logits (B, L) of sub-pixel (i, j, channel) only; the naive sampler's per-step call.
+        Models whose full logit table is expensive override this."""
+        return self(images, conditioning)[:, i, j, channel]
 
     def ordering(self):
         """Rank (H, W, C) of each sub-pixel in the order the model generates them."""
@@ -46,18 +72,28 @@ class AutoregressiveModel(keras.Model):
     def validate(self, images):
         return likelihood.validate_images(images, self.image_shape, self.num_levels)
 
-    def pixel_log_prob(self, images):
+    def check_conditioning(self, conditioning):
+        """The conditioning as a tensor (int32 labels or float vectors), or None for an
+        unconditional model. Errors name the problem."""
+        return likelihood.validate_conditioning(
+            conditioning, self.name, self.num_classes, self.conditioning_dim, self.compute_dtype)
+
+    def pixel_log_prob_unchecked(self, images, conditioning=None):
+        """`pixel_log_prob` without validating `images` (the training step's hot path)."""
+        return likelihood.pixel_log_prob_from_logits(self(images, conditioning), images)
+
+    def pixel_log_prob(self, images, conditioning=None):
         """log p(x_k | x_<k) per sub-pixel, (B, H, W, C), in nats."""
         images = self.validate(images)
-        return likelihood.pixel_log_prob_from_logits(self(images), images)
+        return self.pixel_log_prob_unchecked(images, conditioning)
 
-    def log_prob(self, images):
+    def log_prob(self, images, conditioning=None):
         """log p(x) per image, (B,), in nats."""
-        return likelihood.image_log_prob(self.pixel_log_prob(images))
+        return likelihood.image_log_prob(self.pixel_log_prob(images, conditioning))
 
-    def bits_per_dim(self, images):
+    def bits_per_dim(self, images, conditioning=None):
         """-log p(x) / (H W C ln 2) per image, (B,)."""
-        return likelihood.bits_per_dim(self.log_prob(images), self.num_dims)
+        return likelihood.bits_per_dim(self.log_prob(images, conditioning), self.num_dims)
 
     def get_config(self):
         return {"name": self.name, "image_shape": list(self.image_shape),

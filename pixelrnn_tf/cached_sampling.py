@@ -268,7 +268,11 @@ def _sample_grid(stepper, model, scale, image, known, seed, positions, position_
 
 
 def supports(model):
-    return hasattr(model, "network") or hasattr(model, "conditional_network")
+    """The PixelRNN-paper models (PixelRNNNetwork inside); others bring their own sampler."""
+    from pixelrnn_tf.networks.pixel_rnn_network import PixelRNNNetwork
+
+    return isinstance(getattr(model, "network", None), PixelRNNNetwork) or isinstance(
+        getattr(model, "conditional_network", None), PixelRNNNetwork)
 
 
 def cached_complete(model, images, known_mask, seed):

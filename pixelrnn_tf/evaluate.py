@@ -29,7 +29,7 @@ def main(argv):
     images = data.load_split(config.dataset, FLAGS.split, config.data_dir, config.image_size,
                              max_examples=FLAGS.max_examples)
     t = trainer.Trainer(config, FLAGS.workdir)
-    restored = t.restore()
+    restored = t.restore(inference=True)
     if not restored:
         raise SystemExit(f"{FLAGS.workdir} has no checkpoint to evaluate.")
     metrics = trainer.evaluate(t.model, images, FLAGS.batch_size)

@@ -55,6 +55,50 @@ def validate_images(images, image_shape, num_levels, name="images"):
         return tf.ensure_shape(tf.identity(images), expected)
 
 
+def validate_conditioning(conditioning, model_name, num_classes, conditioning_dim, dtype):
+    """Checks the conditioning input of a model and returns it as a tensor (None if the model
+    is unconditional): int32 labels (B,) in [0, num_classes), or float vectors
+    (B, conditioning_dim)."""
+    if not (num_classes or conditioning_dim):
+        if conditioning is not None:
+            raise ValueError(f"Model {model_name!r} is unconditional; it takes no labels or "
+                             "conditioning.")
+        return None
+    what = (f"int labels (batch,) in [0, {num_classes})" if num_classes
+            else f"float vectors (batch, {conditioning_dim})")
+    if conditioning is None:
+        raise ValueError(f"Model {model_name!r} is conditional: pass conditioning={what}.")
+    conditioning = tf.convert_to_tensor(conditioning)
+    if conditioning_dim:
+        if not conditioning.dtype.is_floating:
+            raise ValueError(f"conditioning of {model_name!r} must be {what}, got dtype "
+                             f"{conditioning.dtype.name}.")
+        if conditioning.shape.rank is not None and (
+                conditioning.shape.rank != 2
+                or conditioning.shape[-1] not in (None, conditioning_dim)):
+            raise ValueError(f"conditioning of {model_name!r} must be {what}, got shape "
+                             f"{tuple(conditioning.shape)}.")
+        return tf.cast(conditioning, dtype)
+    if not conditioning.dtype.is_integer:
+        raise ValueError(f"labels of {model_name!r} must be {what}, got dtype "
+                         f"{conditioning.dtype.name}.")
+    if conditioning.shape.rank is not None and conditioning.shape.rank != 1:
+        raise ValueError(f"labels of {model_name!r} must be {what}, got shape "
+                         f"{tuple(conditioning.shape)}.")
+    labels = tf.cast(conditioning, tf.int32)
+    if tf.executing_eagerly():
+        values = labels.numpy()
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"labels of {model_name!r} must be in [0, {num_classes}), got min "
+                             f"{values.min()} and max {values.max()}.")
+        return labels
+    checks = [tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+              tf.debugging.assert_less(labels, num_classes,
+                                       message=f"labels must be < num_classes={num_classes}")]
+    with tf.control_dependencies(checks):
+        return tf.identity(labels)
+
+
 def pixel_log_prob_from_logits(logits, images):
     """log p(x_ijc | context) from logits (B, H, W, C, L) and integer images (B, H, W, C)."""
     log_probs = tf.nn.log_softmax(logits, axis=-1)

@@ -16,10 +16,11 @@ def gumbel_noise(seed, position, batch, num_levels):
     return -tf.math.log(-tf.math.log(u))
 
 
-def naive_complete(model, images, known_mask, seed, num_steps=None):
+def naive_complete(model, images, known_mask, seed, num_steps=None, conditioning=None):
     """Pure-TF graph: fill the unknown sub-pixels one at a time, one full pass each.
 
-    images: int32 (B, H, W, C); known_mask: bool (B, H, W); seed: int64 scalar. Walks the
+    images: int32 (B, H, W, C); known_mask: bool (B, H, W); seed: int64 scalar;
+    conditioning: labels or vectors (B, ...) for a conditional model, else None. Walks the
     model's generation order with a tf.while_loop; sub-pixel k's value is
     argmax(logits_k + Gumbel noise keyed by (seed, k)), or its known value.
     num_steps: stop after this many sub-pixels (benchmarks time a prefix).
@@ -32,7 +33,7 @@ def naive_complete(model, images, known_mask, seed, num_steps=None):
     def body(t, x):
         position = order[t]
         i, j, ch = position // (w * c), (position // c) % w, position % c
-        logits = model(x)[:, i, j, ch]  # (B, L)
+        logits = model.position_logits(x, i, j, ch, conditioning)  # (B, L)
         choice = tf.argmax(logits + gumbel_noise(seed, position, batch, model.num_levels),
                            axis=-1, output_type=tf.int32)
         value = tf.where(known_mask[:, i, j], x[:, i, j, ch], choice)
@@ -46,7 +47,7 @@ def naive_complete(model, images, known_mask, seed, num_steps=None):
     return out
 
 
-def complete(model, images, known_mask, seed=0):
+def complete(model, images, known_mask, seed=0, conditioning=None):
     """Sample the unknown pixels of `images` (B, H, W, C) given `known_mask` (B, H, W).
 
     Unknown sub-pixels are sampled one at a time in the model's generation order (raster then
@@ -61,17 +62,23 @@ def complete(model, images, known_mask, seed=0):
     if known.shape != tuple(images.shape[:3]):
         raise ValueError(f"known_mask must have shape {tuple(images.shape[:3])}, "
                          f"got {known.shape}.")
-    fn = tf.function(lambda x, k, s: graph_complete(model, x, k, s))
-    out = fn(tf.cast(images, tf.int32), tf.constant(known), tf.constant(seed, tf.int64))
+    conditioning = model.check_conditioning(conditioning)
+    if conditioning is not None and conditioning.shape[0] != images.shape[0]:
+        raise ValueError(f"conditioning has {conditioning.shape[0]} rows for "
+                         f"{images.shape[0]} images.")
+    fn = tf.function(lambda x, k, s, *cond: graph_complete(model, x, k, s, *cond))
+    out = fn(tf.cast(images, tf.int32), tf.constant(known), tf.constant(seed, tf.int64),
+             *([] if conditioning is None else [conditioning]))
     return out.numpy().astype(np.uint8)
 
 
-def sample(model, num_samples, seed=0):
-    """`num_samples` images (N, H, W, C) uint8 from the model."""
+def sample(model, num_samples, seed=0, conditioning=None):
+    """`num_samples` images (N, H, W, C) uint8 from the model (given `conditioning`, one row
+    per sample, for a conditional model)."""
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
     zeros = np.zeros((num_samples,) + model.image_shape, np.int32)
-    return complete(model, zeros, np.zeros(zeros.shape[:3], bool), seed)
+    return complete(model, zeros, np.zeros(zeros.shape[:3], bool), seed, conditioning)
 
 
 def image_grid(images, num_levels, columns=None, pad=1):
@@ -97,11 +104,14 @@ def save_png(grid, path, scale=4):
     return path
 
 
-def graph_complete(model, images, known_mask, seed):
-    """The sampler used by exports and CLIs: the cached one (pure TF; same signature and
-    output as `naive_complete`), or the naive one for a model it does not know."""
+def graph_complete(model, images, known_mask, seed, conditioning=None):
+    """The sampler used by exports and CLIs: a cached one (pure TF; same signature and
+    output as `naive_complete`) when the model has one, else the naive one."""
     from pixelrnn_tf import cached_sampling
 
+    cached = getattr(model, "cached_complete", None)
+    if cached is not None:
+        return cached(images, known_mask, seed, conditioning)
     if cached_sampling.supports(model):
         return cached_sampling.cached_complete(model, images, known_mask, seed)
-    return naive_complete(model, images, known_mask, seed)
+    return naive_complete(model, images, known_mask, seed, conditioning=conditioning)

@@ -32,6 +32,11 @@ flags.DEFINE_integer("steps", None, "Training steps (default 1500).")
 flags.DEFINE_float("epochs", None, "Train for this many epochs instead of --steps.")
 flags.DEFINE_float("learning_rate", None, "Learning rate (default 1e-3).")
 flags.DEFINE_enum("optimizer", None, ["rmsprop", "adam", "sgd"], "Default rmsprop (the paper's).")
+flags.DEFINE_enum("lr_schedule", None, ["constant", "cosine"],
+                  "Learning-rate schedule (default constant; cosine decays to 0 at the last step).")
+flags.DEFINE_integer("warmup_steps", None, "Linear learning-rate warm-up steps (default 0).")
+flags.DEFINE_float("ema_decay", None, "Evaluate/sample/export with an exponential moving average "
+                   "of the weights with this decay (default 0: off).")
 flags.DEFINE_enum("strategy", None, ["auto", "mirrored", "multi_worker", "one_device"],
                   "tf.distribute strategy (default auto).")
 flags.DEFINE_integer("seed", None, "Seed of the initialization and the data order (default 0).")
@@ -48,7 +53,8 @@ def main(argv):
     from pixelrnn_tf.training import config as config_lib, trainer
 
     run_flags = ("data_dir", "image_size", "workdir", "batch_size", "steps", "epochs",
-                 "learning_rate", "optimizer", "strategy", "seed", "eval_every",
+                 "learning_rate", "optimizer", "lr_schedule", "warmup_steps", "ema_decay",
+                 "strategy", "seed", "eval_every",
                  "checkpoint_every", "jit_compile", "log_every", "num_samples",
                  "max_eval_examples")
     config = config_lib.resolve(

@@ -8,6 +8,9 @@ from models import configs
 # Table 1 of the paper, as configured in models/configs.
 EXPECTED = {
     "mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
+    "mnist_pixel_cnn": ("pixel_cnn", (28, 28, 1), 2, 7, 16, 32),
+    "mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
+    "mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
     "cifar10_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_diagonal_bilstm": ("diagonal_bilstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),

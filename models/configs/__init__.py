@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 PAPER_CONFIGS = (
     "mnist_diagonal_bilstm",
+    "mnist_pixel_cnn",
+    "mnist_row_lstm",
+    "mnist_multiscale_row_lstm",
     "cifar10_row_lstm",
     "cifar10_diagonal_bilstm",
     "cifar10_pixel_cnn",

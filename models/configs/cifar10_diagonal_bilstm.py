@@ -1,7 +1,7 @@
 """CIFAR-10, Diagonal BiLSTM, 12 layers, h = 128, output layers 1024 maps (paper Table 5).
 
 Command:
-    python -m pixelrnn_tf.train --config=cifar10_diagonal_bilstm --dataset=cifar10 \
+    python -m pixelrnn_tf.train --model=cifar10_diagonal_bilstm --dataset=cifar10 \
         --data_dir=/tmp/tfds --workdir=workdirs/cifar10_diagonal_bilstm
 Paper result: 3.00 bits/dim test (2.93 train) (Table 5).
 """

@@ -1,7 +1,7 @@
 """CIFAR-10, PixelCNN, 15 residual layers, h = 128, 3 x 3 mask-B, output 1024 maps (Table 5).
 
 Command:
-    python -m pixelrnn_tf.train --config=cifar10_pixel_cnn --dataset=cifar10 \
+    python -m pixelrnn_tf.train --model=cifar10_pixel_cnn --dataset=cifar10 \
         --data_dir=/tmp/tfds --workdir=workdirs/cifar10_pixel_cnn
 Paper result: 3.14 bits/dim test (3.08 train) (Table 5).
 """

@@ -1,7 +1,7 @@
 """CIFAR-10, Row LSTM, 12 layers, h = 128, k = 3, output layers 1024 maps (paper Table 5).
 
 Command:
-    python -m pixelrnn_tf.train --config=cifar10_row_lstm --dataset=cifar10 \
+    python -m pixelrnn_tf.train --model=cifar10_row_lstm --dataset=cifar10 \
         --data_dir=/tmp/tfds --workdir=workdirs/cifar10_row_lstm
 Paper result: 3.07 bits/dim test (3.00 train) (Table 5).
 """

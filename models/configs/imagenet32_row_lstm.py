@@ -1,7 +1,7 @@
 """ImageNet 32x32, Row LSTM, 12 layers, h = 384, output layers 1024 maps.
 
 Command:
-    python -m pixelrnn_tf.train --config=imagenet32_row_lstm \
+    python -m pixelrnn_tf.train --model=imagenet32_row_lstm \
         --dataset=imagenet_resized/32x32 --data_dir=/path/to/tfds --workdir=workdirs/in32
 Paper result: 3.86 bits/dim validation (3.83 train), the paper's Table 6 (that table is not
 in the project's seed copy of the paper; quoted from the published paper).

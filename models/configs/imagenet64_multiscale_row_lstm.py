@@ -7,7 +7,7 @@ The paper gives no layer sizes for its multi-scale network; these are the two si
 ImageNet networks it does specify, with c = 64 upsampled maps chosen here.
 
 Command:
-    python -m pixelrnn_tf.train --config=imagenet64_multiscale_row_lstm \
+    python -m pixelrnn_tf.train --model=imagenet64_multiscale_row_lstm \
         --dataset=imagenet_resized/64x64 --data_dir=/path/to/tfds --workdir=workdirs/ms64
 Paper result: no separate number is reported for the multi-scale model (Figure 8 shows
 samples); the single-scale 64x64 Row LSTM has 3.63 bits/dim (Table 6).

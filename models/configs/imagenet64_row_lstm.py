@@ -1,7 +1,7 @@
 """ImageNet 64x64, Row LSTM, 4 layers, h = 512, WITHOUT residual connections, output 1024.
 
 Command:
-    python -m pixelrnn_tf.train --config=imagenet64_row_lstm \
+    python -m pixelrnn_tf.train --model=imagenet64_row_lstm \
         --dataset=imagenet_resized/64x64 --data_dir=/path/to/tfds --workdir=workdirs/in64
 Paper result: 3.63 bits/dim validation (3.57 train), the paper's Table 6 (that table is not
 in the project's seed copy of the paper; quoted from the published paper).

@@ -18,7 +18,8 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 # Changing these makes a workdir's checkpoint meaningless; the rest (steps, eval cadence,
 # strategy) may change between resumed runs.
 IDENTITY_FIELDS = ("model", "model_config", "dataset", "image_size", "optimizer", "seed",
-                   "batch_size")
+                   "batch_size", "ema_decay")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass
@@ -34,6 +35,11 @@ class TrainConfig:
     epochs: float = None
     learning_rate: float = 1e-3
     optimizer: str = "rmsprop"
+    # "cosine": decays to 0 at the last step (warm-up first, if any).
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    # 0: off. Else evaluation, samples and exports use this moving average of the weights.
+    ema_decay: float = 0.0
     strategy: str = "auto"
     seed: int = 0
     eval_every: int = 0
@@ -88,6 +94,13 @@ def validate(config):
         raise ValueError(f"Unknown strategy {config.strategy!r}; valid: {', '.join(STRATEGIES)}.")
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {config.optimizer!r}; valid: {', '.join(OPTIMIZERS)}.")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"Unknown lr_schedule {config.lr_schedule!r}; valid: "
+                         f"{', '.join(LR_SCHEDULES)}.")
+    if config.warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {config.warmup_steps}.")
+    if not (config.ema_decay == 0 or 0 < config.ema_decay < 1):
+        raise ValueError(f"ema_decay must be 0 (off) or in (0, 1), got {config.ema_decay}.")
     if config.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {config.batch_size}.")
     if config.learning_rate <= 0:

@@ -13,10 +13,50 @@ import tensorflow as tf
 import models
 from pixelrnn_tf import data, likelihood, sampling
 from pixelrnn_tf.training import distribution, workdir as workdir_lib
+from pixelrnn_tf.training.weight_average import WeightAverage
 
 
 class TrainingDiverged(RuntimeError):
     pass
+
+
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up over `warmup_steps`, then constant or cosine decay to 0 at `total_steps`."""
+
+    def __init__(self, learning_rate, total_steps, warmup_steps=0, cosine=True):
+        self.learning_rate = float(learning_rate)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.cosine = bool(cosine)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        lr = tf.constant(self.learning_rate, tf.float32)
+        if self.warmup_steps:
+            lr = lr * tf.minimum(1.0, (step + 1.0) / self.warmup_steps)
+        if self.cosine:
+            span = float(max(self.total_steps - self.warmup_steps, 1))
+            done = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
+            lr = lr * 0.5 * (1.0 + tf.cos(math.pi * done))
+        return lr
+
+    def get_config(self):
+        return dict(learning_rate=self.learning_rate, total_steps=self.total_steps,
+                    warmup_steps=self.warmup_steps, cosine=self.cosine)
+
+
+def learning_rate(config, total_steps):
+    """The optimizer's learning rate: a float, or a schedule over `total_steps`."""
+    if config.lr_schedule == "constant" and not config.warmup_steps:
+        return config.learning_rate
+    return WarmupCosine(config.learning_rate, total_steps, config.warmup_steps,
+                        cosine=config.lr_schedule == "cosine")
+
+
+def total_steps(config, num_train_images):
+    if config.epochs:
+        return int(math.ceil(config.epochs * num_train_images / config.batch_size))
+    return config.steps
 
 
 def make_optimizer(name, learning_rate):
@@ -39,7 +79,7 @@ def evaluate(model, images, batch_size=64):
 
     @tf.function(reduce_retracing=True)
     def batch_log_prob(x):
-        return likelihood.image_log_prob(likelihood.pixel_log_prob_from_logits(model(x), x))
+        return likelihood.image_log_prob(model.pixel_log_prob_unchecked(x))
 
     total, count = 0.0, 0
     for batch in data.eval_batches(images, batch_size):
@@ -79,18 +119,23 @@ class Progress:
 class Trainer:
     """Owns the strategy, model, optimizer, checkpoint manager and summary writers of a run."""
 
-    def __init__(self, config, workdir):
+    def __init__(self, config, workdir, num_steps=None):
         self.config = config
         self.workdir = workdir
         self.strategy = distribution.make_strategy(config.strategy)
         distribution.per_replica_batch(config.batch_size, self.strategy)
         with self.strategy.scope():
             self.model = build_model(config)
-            self.optimizer = make_optimizer(config.optimizer, config.learning_rate)
+            self.learning_rate = learning_rate(config, num_steps or config.steps)
+            self.optimizer = make_optimizer(config.optimizer, self.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.weight_average = (WeightAverage(self.model.trainable_variables,
+                                                 config.ema_decay)
+                                   if config.ema_decay else None)
+        extra = {"ema": self.weight_average} if self.weight_average else {}
         self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model,
-                                              optimizer=self.optimizer)
+                                              optimizer=self.optimizer, **extra)
         # Multi-worker: every worker must save (saving is collective), but only the chief
         # writes into the workdir; the others write to private folders.
         self.is_chief = _is_chief_task()
@@ -101,27 +146,46 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, own_dir, max_to_keep=3)
         self._step_fn = None
 
-    def restore(self):
+    def restore(self, inference=False):
+        """Restore the latest checkpoint (None if there is none). inference=True: the model
+        then holds the weights to evaluate, sample and export with (the moving average when
+        the run keeps one)."""
         latest = tf.train.latest_checkpoint(self.chief_dir)
         if latest:
             # assert_existing_objects_matched: a checkpoint of another architecture fails here
             # instead of loading half of its variables.
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+            if inference and self.weight_average:
+                self.weight_average.copy_to_model()
         return latest
+
+    def current_learning_rate(self):
+        lr = self.learning_rate
+        return float(lr(self.optimizer.iterations) if callable(lr) else lr)
+
+    def evaluation_weights(self):
+        """Context: the weights evaluation and samples use (the moving average if kept)."""
+        import contextlib
+
+        if self.weight_average:
+            return self.weight_average.averaged_weights()
+        return contextlib.nullcontext()
 
     def _build_step(self):
         model, optimizer, batch = self.model, self.optimizer, self.config.batch_size
         num_dims = model.num_dims
+        average = self.weight_average
 
         def replica_step(images):
             with tf.GradientTape() as tape:
-                log_p = likelihood.image_log_prob(
-                    likelihood.pixel_log_prob_from_logits(model(images), images))
+                log_p = likelihood.image_log_prob(model.pixel_log_prob_unchecked(images))
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
                 loss = tf.reduce_sum(-log_p) / (batch * num_dims)
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            if average is not None:
+                average.update(optimizer.iterations)
             return tf.reduce_sum(-log_p)
 
         replica_fn = tf.function(replica_step, jit_compile=self.config.jit_compile)
@@ -159,10 +223,8 @@ def run(config, workdir):
     test_split = "test" if "test" in spec.splits else spec.splits[-1]
     test_images = data.load_split(config.dataset, test_split, config.data_dir, config.image_size,
                                   max_examples=config.max_eval_examples)
-    total_steps = config.steps
-    if config.epochs:
-        total_steps = int(math.ceil(config.epochs * len(train_images) / config.batch_size))
-    trainer = Trainer(config, workdir)
+    num_steps = total_steps(config, len(train_images))
+    trainer = Trainer(config, workdir, num_steps)
     restored = trainer.restore()
     start = int(trainer.step.numpy())
     _log(f"{config.model} on {config.dataset} {spec.image_shape} x {spec.num_levels} levels: "
@@ -176,10 +238,10 @@ def run(config, workdir):
     loss_log = open(os.path.join(log_dir, "train_log.jsonl"), "a")
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start)
-    progress = Progress(total_steps, config.batch_size)
+    progress = Progress(num_steps, config.batch_size)
     num_dims = int(np.prod(spec.image_shape))
     step = start
-    while step < total_steps:
+    while step < num_steps:
         nats = trainer.train_step(next(batches))
         step += 1
         if not math.isfinite(nats):
@@ -190,25 +252,36 @@ def run(config, workdir):
         trainer.step.assign(step)
         bpd = nats / (num_dims * math.log(2.0))
         loss_log.write(json.dumps({"step": step, "nll_nats": nats}) + "\n")
-        if step % config.log_every == 0 or step == total_steps:
-            rate = progress.update(step, nats, bpd, final=step == total_steps)
+        if step % config.log_every == 0 or step == num_steps:
+            rate = progress.update(step, nats, bpd, final=step == num_steps)
             with writers["train"].as_default(step=step):
                 tf.summary.scalar("loss_nats", nats)
                 tf.summary.scalar("bits_per_dim", bpd)
-                tf.summary.scalar("learning_rate", float(config.learning_rate))
+                tf.summary.scalar("learning_rate", trainer.current_learning_rate())
                 tf.summary.scalar("images_per_sec", rate)
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             loss_log.flush()
             trainer.save()
-        if config.eval_every and step % config.eval_every == 0 and step < total_steps:
-            _write_eval(writers["eval"], step, evaluate(trainer.model, test_images), test_split)
+        if config.eval_every and step % config.eval_every == 0 and step < num_steps:
+            with trainer.evaluation_weights():
+                metrics = evaluate(trainer.model, test_images)
+            _write_eval(writers["eval"], step, metrics, test_split)
     loss_log.close()
     if step > start:
         trainer.save()
     if not trainer.is_chief:
         return {"step": step}
+    if trainer.weight_average:
+        # Both, so the effect of averaging is measured in every run that uses it.
+        raw = evaluate(trainer.model, test_images)
+        trainer.weight_average.copy_to_model()  # training is over: keep the averages
     metrics = evaluate(trainer.model, test_images)
     metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model)
+    if trainer.weight_average:
+        metrics.update(raw_weights_nll_nats=raw["nll_nats"],
+                       raw_weights_bits_per_dim=raw["bits_per_dim"])
+        _log(f"without weight averaging: {raw['nll_nats']:.3f} nats/image, "
+             f"{raw['bits_per_dim']:.4f} bits/dim")
     _write_eval(writers["eval"], step, metrics, test_split, log=False)
     with open(os.path.join(workdir, f"eval_{test_split}.json"), "w") as f:
         json.dump(metrics, f, indent=2)
@@ -251,8 +324,13 @@ def restore_model(workdir):
     if not latest:
         raise FileNotFoundError(f"{workdir} has no checkpoint.")
     step = tf.Variable(0, dtype=tf.int64)
+    average = (WeightAverage(model.trainable_variables, config.ema_decay)
+               if config.ema_decay else None)
+    extra = {"ema": average} if average else {}
     # expect_partial: the optimizer's slots are not wanted here; assert_existing_objects_matched:
     # every model variable must get a value, never silently keep its initialization.
-    status = tf.train.Checkpoint(step=step, model=model).restore(latest)
+    status = tf.train.Checkpoint(step=step, model=model, **extra).restore(latest)
     status.expect_partial().assert_existing_objects_matched()
+    if average:
+        average.copy_to_model()
     return model, config, int(step.numpy())

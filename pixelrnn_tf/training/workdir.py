@@ -27,8 +27,10 @@ def claim(workdir, config):
                 saved = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             raise WorkdirMismatch(f"{path} is unreadable ({e}); refusing to reuse {workdir}.")
-        diffs = [f"{k}: saved {saved.get(k)!r}, now {current[k]!r}"
-                 for k in IDENTITY_FIELDS if saved.get(k) != current[k]]
+        # A field missing from an older config.json had its default value.
+        defaults = json.loads(type(config)().to_json())
+        diffs = [f"{k}: saved {saved.get(k, defaults[k])!r}, now {current[k]!r}"
+                 for k in IDENTITY_FIELDS if saved.get(k, defaults[k]) != current[k]]
         if diffs:
             raise WorkdirMismatch(
                 f"Workdir {workdir} holds a run of another configuration ("
@@ -51,4 +53,9 @@ def load_config(workdir):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{workdir} has no {CONFIG_FILE}: not a training workdir.")
     with open(path) as f:
-        return TrainConfig(**json.load(f))
+        saved = json.load(f)
+    known = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(saved) - known)
+    if unknown:
+        raise ValueError(f"{path} has fields this version does not know: {', '.join(unknown)}.")
+    return TrainConfig(**saved)

@@ -1,0 +1,20 @@
+"""Binarized MNIST, PixelCNN, 7 layers, h = 16, output layers 32 maps.
+
+The paper's MNIST size (Table 4 gives it for the Diagonal BiLSTM) applied to the PixelCNN.
+Command: (the first line prepares the data offline from ../shared/data, once)
+    python -c "from pixelrnn_tf import data; data.prepare_offline_tfds('../shared/data', '/tmp/tfds')"
+    python -m pixelrnn_tf.train --model=mnist_pixel_cnn --data_dir=/tmp/tfds \
+        --workdir=workdirs/mnist_pixel_cnn
+Paper result: 81.30 nats test NLL (Table 4).
+Ours: see README "Pretrained zoo" (CPU budget of 8000 steps).
+"""
+
+MODEL = "pixel_cnn"
+DATASET = "binarized_mnist"
+MODEL_CONFIG = dict(image_shape=(28, 28, 1), num_levels=2, num_layers=7, units=16,
+                    output_units=32)
+# The zoo's small-budget recipe (README "Pretrained zoo"): Adam, warm-up, cosine decay to 0,
+# evaluation with an exponential moving average of the weights.
+TRAIN = dict(batch_size=32, optimizer="adam", learning_rate=1e-3, lr_schedule="cosine",
+             warmup_steps=200, ema_decay=0.999, steps=8000, checkpoint_every=250,
+             log_every=50)
