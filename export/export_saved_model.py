@@ -45,7 +45,7 @@ def export(model, export_base, metadata=None, version=None):
     """
     import tensorflow as tf
 
-    from export.servable import SIGNATURES, Servable
+    from export.servable import Servable, signature_docs
 
     os.makedirs(export_base, exist_ok=True)
     version = next_version(export_base) if version is None else int(version)
@@ -56,7 +56,12 @@ def export(model, export_base, metadata=None, version=None):
         raise FileExistsError(f"Version {final} already exists; refusing to overwrite it. "
                               "Omit --version to write the next free number.")
     if not model.variables:  # build it, or the signatures would create variables
-        model(tf.zeros((1,) + tuple(model.image_shape), tf.int32))
+        cond = None
+        if model.num_classes:
+            cond = tf.zeros([1], tf.int32)
+        elif model.conditioning_dim:
+            cond = tf.zeros([1, model.conditioning_dim])
+        model(tf.zeros((1,) + tuple(model.image_shape), tf.int32), cond)
     tmp = os.path.join(export_base, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -68,7 +73,8 @@ def export(model, export_base, metadata=None, version=None):
                     image_shape=list(model.image_shape), version=version,
                     num_variables=len(model.variables),
                     num_parameters=int(sum(int(tf.size(v)) for v in model.variables)),
-                    signatures=SIGNATURES, tensorflow_version=tf.__version__,
+                    signatures=signature_docs(model), num_classes=model.num_classes,
+                    conditioning_dim=model.conditioning_dim, tensorflow_version=tf.__version__,
                     keras_version=keras.__version__)
         meta.update(metadata or {})
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)

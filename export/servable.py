@@ -5,6 +5,10 @@
   sample:   num_samples int32 scalar, seed int64 scalar -> images uint8 (N,H,W,C)
   complete: images uint8 (B,H,W,C), known_mask uint8 (B,H,W) (1 = keep), seed int64 -> images
 
+A class-conditional model's signatures also take `labels` int32 (B,) in [0, num_classes)
+(`sample`: one label per sample, N = len(labels), instead of num_samples); a model conditioned
+on vectors takes `conditioning` float32 (B, D) the same way.
+
 Bad input fails inside the graph with InvalidArgument and a message naming the problem.
 """
 
@@ -24,6 +28,24 @@ SIGNATURES = {
                  "outputs": {"images": "uint8 (B,H,W,C)"}},
 }
 SIGNATURES["serving_default"] = SIGNATURES["log_prob"]
+
+
+def signature_docs(model):
+    """SIGNATURES as exported for `model` (conditional models take labels/conditioning)."""
+    import copy
+
+    docs = copy.deepcopy(SIGNATURES)
+    if model.num_classes:
+        name, doc = "labels", f"int32 (B,) in [0, {model.num_classes})"
+    elif model.conditioning_dim:
+        name, doc = "conditioning", f"float32 (B, {model.conditioning_dim})"
+    else:
+        return docs
+    for key, sig in docs.items():
+        sig["inputs"][name] = doc
+    del docs["sample"]["inputs"]["num_samples"]
+    docs["sample"]["inputs"][name] += ", one row per sample"
+    return docs
 
 
 def _require(ok, message, data, value):
@@ -60,15 +82,25 @@ class Servable(tf.Module):
         self.num_levels = model.num_levels
         # Unknown shapes in the signatures: our own checks then give the error messages.
         # export() traces with autograph=False first (see export_saved_model._save).
-        self.log_prob = tf.function(self._log_prob, autograph=autograph, input_signature=[
-            tf.TensorSpec(None, tf.uint8, name="images")])
-        self.sample = tf.function(self._sample, autograph=autograph, input_signature=[
-            tf.TensorSpec([], tf.int32, name="num_samples"),
-            tf.TensorSpec([], tf.int64, name="seed")])
-        self.complete = tf.function(self._complete, autograph=autograph, input_signature=[
-            tf.TensorSpec(None, tf.uint8, name="images"),
-            tf.TensorSpec(None, tf.uint8, name="known_mask"),
-            tf.TensorSpec([], tf.int64, name="seed")])
+        images = tf.TensorSpec(None, tf.uint8, name="images")
+        seed = tf.TensorSpec([], tf.int64, name="seed")
+        known = tf.TensorSpec(None, tf.uint8, name="known_mask")
+        if not model.is_conditional:
+            self.log_prob = tf.function(self._log_prob, autograph=autograph,
+                                        input_signature=[images])
+            self.sample = tf.function(self._sample, autograph=autograph, input_signature=[
+                tf.TensorSpec([], tf.int32, name="num_samples"), seed])
+            self.complete = tf.function(self._complete, autograph=autograph,
+                                        input_signature=[images, known, seed])
+            return
+        cond = (tf.TensorSpec(None, tf.int32, name="labels") if model.num_classes
+                else tf.TensorSpec(None, tf.float32, name="conditioning"))
+        self.log_prob = tf.function(self._log_prob, autograph=autograph,
+                                    input_signature=[images, cond])
+        self.sample = tf.function(self._conditional_sample, autograph=autograph,
+                                  input_signature=[cond, seed])
+        self.complete = tf.function(self._complete, autograph=autograph,
+                                    input_signature=[images, known, seed, cond])
 
     def signatures(self):
         return {"serving_default": self.log_prob, "log_prob": self.log_prob,
@@ -85,10 +117,26 @@ class Servable(tf.Module):
                               "got shape", [tf.shape(images)], images)
         return likelihood.validate_images(images, self.image_shape, self.num_levels)
 
-    def _log_prob(self, images):
+    def _checked_conditioning(self, conditioning, batch):
+        """Rank and batch size (InvalidArgument), then the model's checks (label range)."""
+        model = self._model()
+        rank = 1 if model.num_classes else 2
+        what = "labels" if model.num_classes else "conditioning"
+        ok = tf.logical_and(tf.equal(tf.rank(conditioning), rank),
+                            tf.equal(_padded_shape(conditioning, 1)[0], batch))
+        if not model.num_classes:
+            ok = tf.logical_and(ok, tf.equal(_padded_shape(conditioning, 2)[1],
+                                             model.conditioning_dim))
+        conditioning = _require(ok, f"{what} must have rank {rank} and one row per image; got "
+                                    f"{what} shape, batch", [tf.shape(conditioning), batch],
+                                conditioning)
+        return model.check_conditioning(conditioning)
+
+    def _log_prob(self, images, *conditioning):
         model = self._model()
         images = self._checked_images(images)
-        pixel = likelihood.pixel_log_prob_from_logits(model(images), images)
+        cond = [self._checked_conditioning(c, tf.shape(images)[0]) for c in conditioning]
+        pixel = model.pixel_log_prob_unchecked(images, *cond)
         log_p = likelihood.image_log_prob(pixel)
         return {"log_prob": log_p,
                 "bits_per_dim": likelihood.bits_per_dim(log_p, model.num_dims),
@@ -102,7 +150,16 @@ class Servable(tf.Module):
         out = sampling.graph_complete(self._model(), images, known, seed)
         return {"images": tf.cast(out, tf.uint8)}
 
-    def _complete(self, images, known_mask, seed):
+    def _conditional_sample(self, conditioning, seed):
+        n = _require(tf.size(conditioning) >= 1, "sample needs at least one label/row, got "
+                     "shape", [tf.shape(conditioning)], tf.shape(conditioning)[0])
+        conditioning = self._checked_conditioning(conditioning, n)
+        images = tf.zeros(tf.concat([[n], self.image_shape], 0), tf.int32)
+        known = tf.zeros(tf.concat([[n], self.image_shape[:2]], 0), tf.bool)
+        out = sampling.graph_complete(self._model(), images, known, seed, conditioning)
+        return {"images": tf.cast(out, tf.uint8)}
+
+    def _complete(self, images, known_mask, seed, *conditioning):
         images = self._checked_images(images)
         ok = tf.logical_and(tf.equal(tf.rank(known_mask), 3),
                             tf.reduce_all(tf.equal(_padded_shape(known_mask, 3),
@@ -111,5 +168,7 @@ class Servable(tf.Module):
                                   "(B, H, W, C); got known_mask shape, images shape",
                               [tf.shape(known_mask), tf.shape(images)], known_mask)
         known = tf.ensure_shape(known_mask > 0, [None] + list(self.image_shape[:2]))
-        out = sampling.graph_complete(self._model(), tf.cast(images, tf.int32), known, seed)
+        cond = [self._checked_conditioning(c, tf.shape(images)[0]) for c in conditioning]
+        out = sampling.graph_complete(self._model(), tf.cast(images, tf.int32), known, seed,
+                                      *cond)
         return {"images": tf.cast(out, tf.uint8)}

@@ -22,6 +22,8 @@ flags.DEFINE_integer("known_rows", None, "Rows kept from the top (default: half)
 flags.DEFINE_integer("completions", 3, "Completions per image.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
 flags.DEFINE_string("out", "completions.png", "Output PNG.")
+flags.DEFINE_integer("label", None, "Class-conditional models with --image: the class to "
+                     "condition on (with --split the images' own labels are used).")
 
 
 def load_image(path, image_shape, num_levels):
@@ -64,11 +66,20 @@ def main(argv):
     h, w, c = model.image_shape
     if bool(FLAGS.image) == bool(FLAGS.split):
         raise app.UsageError("Give exactly one of --image and --split.")
+    labels = None
     if FLAGS.image:
         originals = load_image(FLAGS.image, model.image_shape, model.num_levels)[None]
+        if model.num_classes:
+            if FLAGS.label is None:
+                raise app.UsageError(f"The model is class-conditional: give --label in "
+                                     f"[0, {model.num_classes}).")
+            labels = np.array([FLAGS.label], np.int32)
     else:
         originals = data.load_split(config.dataset, FLAGS.split, config.data_dir,
                                     config.image_size, max_examples=FLAGS.num)
+        if model.num_classes:
+            labels = data.load_labels(config.dataset, FLAGS.split, config.data_dir,
+                                      max_examples=FLAGS.num)
     known_rows = h // 2 if FLAGS.known_rows is None else FLAGS.known_rows
     if not 0 <= known_rows <= h:
         raise app.UsageError(f"--known_rows must be in [0, {h}], got {known_rows}.")
@@ -76,7 +87,8 @@ def main(argv):
     batch = np.repeat(originals, k, axis=0)
     known = np.zeros((n * k, h, w), bool)
     known[:, :known_rows] = True
-    done = sampling.complete(model, batch, known, FLAGS.seed).reshape((n, k, h, w, c))
+    cond = None if labels is None else np.repeat(labels, k)
+    done = sampling.complete(model, batch, known, FLAGS.seed, cond).reshape((n, k, h, w, c))
     grid = completion_grid(originals, known_rows, done, model.num_levels)
     path = sampling.save_png(grid, FLAGS.out)
     print(f"{n} images x {k} completions, top {known_rows} rows known "

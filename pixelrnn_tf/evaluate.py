@@ -32,7 +32,11 @@ def main(argv):
     restored = t.restore(inference=True)
     if not restored:
         raise SystemExit(f"{FLAGS.workdir} has no checkpoint to evaluate.")
-    metrics = trainer.evaluate(t.model, images, FLAGS.batch_size)
+    labels = None
+    if t.model.num_classes:
+        labels = data.load_labels(config.dataset, FLAGS.split, config.data_dir,
+                                  max_examples=FLAGS.max_examples)
+    metrics = trainer.evaluate(t.model, images, FLAGS.batch_size, labels=labels)
     metrics.update(step=int(t.step.numpy()), split=FLAGS.split, checkpoint=restored)
     path = os.path.join(FLAGS.workdir, f"eval_{FLAGS.split}.json")
     with open(path, "w") as f:

@@ -13,6 +13,8 @@ flags.DEFINE_string("saved_model", None, "An exported SavedModel version folder.
 flags.DEFINE_integer("num", 16, "Number of samples.")
 flags.DEFINE_integer("seed", 0, "Sampling seed: the same seed gives the same images.")
 flags.DEFINE_string("out", "samples.png", "Output PNG.")
+flags.DEFINE_list("labels", None, "Class-conditional models: one label per sample, or one for "
+                  "all (default: 0, 1, 2, ... cyclically).")
 
 
 def main(argv):
@@ -28,20 +30,41 @@ def main(argv):
         raise app.UsageError("Give exactly one of --workdir and --saved_model.")
     if FLAGS.num < 1:
         raise app.UsageError(f"--num must be >= 1, got {FLAGS.num}.")
+    def labels_for(num_classes):
+        if not num_classes:
+            if FLAGS.labels:
+                raise app.UsageError("--labels is only for class-conditional models.")
+            return None
+        if not FLAGS.labels:
+            return np.arange(FLAGS.num, dtype=np.int32) % num_classes
+        labels = np.array([int(v) for v in FLAGS.labels], np.int32)
+        if len(labels) == 1:
+            labels = np.repeat(labels, FLAGS.num)
+        if len(labels) != FLAGS.num or labels.min() < 0 or labels.max() >= num_classes:
+            raise app.UsageError(f"--labels must be one or --num={FLAGS.num} values in "
+                                 f"[0, {num_classes}), got {FLAGS.labels}.")
+        return labels
+
     if FLAGS.workdir:
         from pixelrnn_tf.training.trainer import restore_model
 
         model, _, step = restore_model(FLAGS.workdir)
-        images, levels = sampling.sample(model, FLAGS.num, FLAGS.seed), model.num_levels
+        images = sampling.sample(model, FLAGS.num, FLAGS.seed, labels_for(model.num_classes))
+        levels = model.num_levels
         source = f"{FLAGS.workdir} (step {step})"
     else:
         loaded = tf.saved_model.load(FLAGS.saved_model)
-        out = loaded.signatures["sample"](num_samples=tf.constant(FLAGS.num, tf.int32),
-                                          seed=tf.constant(FLAGS.seed, tf.int64))
+        meta_path = os.path.join(FLAGS.saved_model, "assets.extra", "model.json")
+        meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
+        labels = labels_for(meta.get("num_classes", 0))
+        seed = tf.constant(FLAGS.seed, tf.int64)
+        if labels is None:
+            out = loaded.signatures["sample"](num_samples=tf.constant(FLAGS.num, tf.int32),
+                                              seed=seed)
+        else:
+            out = loaded.signatures["sample"](labels=tf.constant(labels), seed=seed)
         images = out["images"].numpy()
-        meta = os.path.join(FLAGS.saved_model, "assets.extra", "model.json")
-        levels = json.load(open(meta))["num_levels"] if os.path.exists(meta) else \
-            int(images.max()) + 1
+        levels = meta.get("num_levels", int(images.max()) + 1)
         source = FLAGS.saved_model
     path = sampling.save_png(sampling.image_grid(np.asarray(images), levels), FLAGS.out)
     print(f"{len(images)} samples from {source} (seed {FLAGS.seed}): {os.path.abspath(path)}")

@@ -14,7 +14,7 @@ def test_digits_spec_and_splits():
     from sklearn.datasets import load_digits
 
     s = data.spec("digits")
-    assert s == data.DatasetSpec("digits", (8, 8, 1), 17, ("train", "test"))
+    assert s == data.DatasetSpec("digits", (8, 8, 1), 17, ("train", "test"), 10)
     assert data.DEFAULT_DATASET == "digits"
     train, test = data.load_split("digits", "train"), data.load_split("digits", "test")
     assert train.shape == (1438, 8, 8, 1) and test.shape == (359, 8, 8, 1)
@@ -337,6 +337,21 @@ def test_tfds_cifar10_subset_offline(tfds_dir):
                                                   max_examples=5000), test)
     np.testing.assert_array_equal(data.load_split("cifar10", "test", tfds_dir,
                                                   max_examples=7), test[:7])
+    labels = data.load_labels("cifar10", "test", tfds_dir)
+    assert labels.shape == (1017,) and labels.dtype == np.int32
+    assert set(np.unique(labels)) == set(range(10))
+    np.testing.assert_array_equal(data.load_labels("cifar10", "test", tfds_dir, 7), labels[:7])
+
+
+def test_labels_follow_the_images():
+    from sklearn.datasets import load_digits
+
+    train, test = data.load_labels("digits", "train"), data.load_labels("digits", "test")
+    np.testing.assert_array_equal(np.concatenate([train, test]), load_digits().target)
+    assert len(test) == len(data.load_split("digits", "test"))
+    with pytest.raises(ValueError, match="'binarized_mnist' has no class labels"):
+        data.load_labels("binarized_mnist", "test")
+    assert data.spec("binarized_mnist").num_classes == 0
 
 
 @pytest.mark.slow

@@ -2,8 +2,10 @@
 
 from pixelrnn_tf.data.datasets import (DATASET_NAMES, DEFAULT_DATASET, PREFIXES, DatasetSpec,
                                        batch_indices, eval_batches, find_shared_data,
-                                       load_split, prepare_offline_tfds, spec, train_batches)
+                                       load_labels, load_split, prepare_offline_tfds, spec,
+                                       train_batches)
 
 __all__ = ["DATASET_NAMES", "DEFAULT_DATASET", "PREFIXES", "DatasetSpec", "batch_indices",
-           "eval_batches", "find_shared_data", "load_split", "prepare_offline_tfds", "spec",
+           "eval_batches", "find_shared_data", "load_labels", "load_split",
+           "prepare_offline_tfds", "spec",
            "train_batches"]

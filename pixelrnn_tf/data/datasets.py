@@ -30,6 +30,10 @@ DEFAULT_DATASET = "digits"
 
 _DIGITS_SHAPE, _DIGITS_LEVELS, _DIGITS_TEST_FRACTION = (8, 8, 1), 17, 0.2
 
+# Classes of the labels a data set has (load_labels); 0: no labels.
+_NUM_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "imagenet_resized/32x32": 1000,
+                "imagenet_resized/64x64": 1000}
+
 _TFDS = {
     # name: (image shape, levels, splits)
     "binarized_mnist": ((28, 28, 1), 2, ("train", "validation", "test")),
@@ -50,6 +54,7 @@ class DatasetSpec:
     image_shape: tuple  # (H, W, C)
     num_levels: int
     splits: tuple
+    num_classes: int = 0  # 0: the data set has no labels
 
 
 def spec(name, image_size=None):
@@ -58,11 +63,12 @@ def spec(name, image_size=None):
     _check_name(name)
     if name == DEFAULT_DATASET:
         _check_fixed_size(name, _DIGITS_SHAPE, image_size)
-        return DatasetSpec(name, _DIGITS_SHAPE, _DIGITS_LEVELS, ("train", "test"))
+        return DatasetSpec(name, _DIGITS_SHAPE, _DIGITS_LEVELS, ("train", "test"),
+                           _NUM_CLASSES[name])
     if name in _TFDS:
         shape, levels, splits = _TFDS[name]
         _check_fixed_size(name, shape, image_size)
-        return DatasetSpec(name, shape, levels, splits)
+        return DatasetSpec(name, shape, levels, splits, _NUM_CLASSES.get(name, 0))
     pool = _load_file_pool(name, image_size)
     return DatasetSpec(name, tuple(pool.shape[1:]), _FILE_LEVELS, local_files.SPLITS)
 
@@ -90,6 +96,27 @@ def load_split(name, split, data_dir=None, image_size=None, max_examples=None):
         pool = _load_file_pool(name, image_size)
         images = local_files.split_of_pool(pool, split)[:max_examples]
     return images
+
+
+def load_labels(name, split, data_dir=None, max_examples=None):
+    """The class labels (N,) int32 of `split`, in the order of `load_split`'s images."""
+    _check_name(name)
+    if not _NUM_CLASSES.get(name):
+        labelled = ", ".join(sorted(_NUM_CLASSES))
+        raise ValueError(f"Data set {name!r} has no class labels; labelled data sets: {labelled}.")
+    if max_examples is not None:
+        max_examples = _check_max_examples(max_examples)
+    if name == DEFAULT_DATASET:
+        _check_split(name, split, ("train", "test"))
+        from sklearn.datasets import load_digits
+
+        labels = load_digits().target.astype(np.int32)
+        cut = int(round(len(labels) * (1 - _DIGITS_TEST_FRACTION)))
+        labels = labels[:cut] if split == "train" else labels[cut:]
+        return labels[:max_examples]
+    shape, _, splits = _TFDS[name]
+    _check_split(name, split, splits)
+    return tfds_offline.load_tfds(name, split, data_dir, shape, max_examples, key="label")
 
 
 def _load_digits(split):

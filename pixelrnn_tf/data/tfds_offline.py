@@ -121,8 +121,9 @@ def _copy_once(src, dst):
 
 # ----------------------------------------------------------------------------- loading
 
-def load_tfds(name, split, data_dir, image_shape, max_examples=None):
-    """Split `split` of TFDS builder `name` (prepared on first use) as uint8 (N, H, W, C)."""
+def load_tfds(name, split, data_dir, image_shape, max_examples=None, key="image"):
+    """Split `split` of TFDS builder `name` (prepared on first use) as uint8 (N, H, W, C);
+    key="label": its labels (N,) int32 instead."""
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(name, data_dir=data_dir)
@@ -131,11 +132,14 @@ def load_tfds(name, split, data_dir, image_shape, max_examples=None):
     count = total if max_examples is None else min(max_examples, total)
     # TFDS rejects a slice past the end of a split, hence the clamp above.
     sub_split = split if count == total else f"{split}[:{count}]"
-    out = np.empty((count,) + tuple(image_shape), np.uint8)
+    if key == "label":
+        out = np.empty((count,), np.int32)
+    else:
+        out = np.empty((count,) + tuple(image_shape), np.uint8)
     filled = 0
     dataset = builder.as_dataset(split=sub_split, batch_size=_READ_BATCH, shuffle_files=False)
     for batch in tfds.as_numpy(dataset):
-        images = batch["image"]
+        images = batch[key]
         out[filled:filled + len(images)] = images
         filled += len(images)
     if filled != count:

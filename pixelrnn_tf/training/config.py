@@ -81,6 +81,17 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
         raise ValueError(f"Paper config {model!r} is for {paper_shape} images but dataset "
                          f"{dataset!r} has {tuple(spec.image_shape)}.")
     model_config.update(overrides)
+    num_classes = model_config.get("num_classes") or 0
+    if "num_classes" in overrides:
+        import inspect
+
+        if "num_classes" not in inspect.signature(models.get(model_name).__init__).parameters:
+            raise ValueError(f"Model {model_name!r} is not class-conditional; --num_classes "
+                             "applies to conditional models (gated_pixel_cnn).")
+    if num_classes and num_classes != spec.num_classes:
+        raise ValueError(
+            f"The model is conditional on {num_classes} classes but data set {dataset!r} has "
+            + (f"{spec.num_classes} classes." if spec.num_classes else "no labels."))
     # The image shape and the number of levels are the dataset's, whatever the config said.
     model_config.update(image_shape=list(spec.image_shape), num_levels=spec.num_levels)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}

@@ -39,10 +39,11 @@ def per_replica_batch(batch_size, strategy):
     return batch_size // replicas
 
 
-def distributed_batches(strategy, images, batch_size, seed, start_step):
+def distributed_batches(strategy, images, batch_size, seed, start_step, labels=None):
     """Iterator over per-replica batches: step s's global batch is
     images[data.batch_indices(N, batch_size, seed, s)], the same for any replica count;
-    replica r (over all workers) takes its r-th slice."""
+    replica r (over all workers) takes its r-th slice. With `labels` (N,), each element is
+    (images, labels) of the same examples."""
     per_replica = per_replica_batch(batch_size, strategy)
     num = len(images)
     shape = images.shape[1:]
@@ -56,11 +57,14 @@ def distributed_batches(strategy, images, batch_size, seed, start_step):
             while True:
                 idx = data.batch_indices(num, batch_size, seed, step)
                 for r in range(first, first + local):
-                    yield images[idx[r * per_replica:(r + 1) * per_replica]]
+                    mine = idx[r * per_replica:(r + 1) * per_replica]
+                    yield images[mine] if labels is None else (images[mine], labels[mine])
                 step += 1
 
-        ds = tf.data.Dataset.from_generator(
-            gen, output_signature=tf.TensorSpec((per_replica,) + shape, tf.uint8))
+        signature = tf.TensorSpec((per_replica,) + shape, tf.uint8)
+        if labels is not None:
+            signature = (signature, tf.TensorSpec((per_replica,), tf.int32))
+        ds = tf.data.Dataset.from_generator(gen, output_signature=signature)
         return ds.prefetch(4)
 
     options = tf.distribute.InputOptions(experimental_fetch_to_device=True)

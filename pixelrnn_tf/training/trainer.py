@@ -74,16 +74,21 @@ def build_model(config):
     return models.build(config.model, **config.model_config)
 
 
-def evaluate(model, images, batch_size=64):
-    """Exact NLL over every image: mean nats per image and bits/dim."""
+def evaluate(model, images, batch_size=64, labels=None):
+    """Exact NLL over every image (given its label, for a class-conditional model): mean nats
+    per image and bits/dim."""
 
     @tf.function(reduce_retracing=True)
-    def batch_log_prob(x):
-        return likelihood.image_log_prob(model.pixel_log_prob_unchecked(x))
+    def batch_log_prob(x, *cond):
+        return likelihood.image_log_prob(model.pixel_log_prob_unchecked(x, *cond))
 
+    if model.is_conditional and labels is None:
+        raise ValueError(f"{model.name} is class-conditional: evaluate it with labels.")
     total, count = 0.0, 0
-    for batch in data.eval_batches(images, batch_size):
-        total += float(tf.reduce_sum(tf.cast(batch_log_prob(batch), tf.float64)))
+    for start, batch in zip(range(0, len(images), batch_size),
+                            data.eval_batches(images, batch_size)):
+        cond = [] if labels is None else [labels[start:start + len(batch)]]
+        total += float(tf.reduce_sum(tf.cast(batch_log_prob(batch, *cond), tf.float64)))
         count += len(batch)
     nll = -total / count
     return {"nll_nats": nll, "bits_per_dim": nll / (model.num_dims * math.log(2.0)),
@@ -176,9 +181,11 @@ class Trainer:
         num_dims = model.num_dims
         average = self.weight_average
 
-        def replica_step(images):
+        def replica_step(batch_data):
+            # (images, labels) for a class-conditional model.
+            images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
             with tf.GradientTape() as tape:
-                log_p = likelihood.image_log_prob(model.pixel_log_prob_unchecked(images))
+                log_p = likelihood.image_log_prob(model.pixel_log_prob_unchecked(images, *cond))
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
                 loss = tf.reduce_sum(-log_p) / (batch * num_dims)
@@ -223,6 +230,11 @@ def run(config, workdir):
     test_split = "test" if "test" in spec.splits else spec.splits[-1]
     test_images = data.load_split(config.dataset, test_split, config.data_dir, config.image_size,
                                   max_examples=config.max_eval_examples)
+    train_labels = test_labels = None
+    if config.model_config.get("num_classes"):
+        train_labels = data.load_labels(config.dataset, "train", config.data_dir)
+        test_labels = data.load_labels(config.dataset, test_split, config.data_dir,
+                                       max_examples=config.max_eval_examples)
     num_steps = total_steps(config, len(train_images))
     trainer = Trainer(config, workdir, num_steps)
     restored = trainer.restore()
@@ -237,7 +249,7 @@ def run(config, workdir):
                for k in ("train", "eval")}
     loss_log = open(os.path.join(log_dir, "train_log.jsonl"), "a")
     batches = distribution.distributed_batches(
-        trainer.strategy, train_images, config.batch_size, config.seed, start)
+        trainer.strategy, train_images, config.batch_size, config.seed, start, train_labels)
     progress = Progress(num_steps, config.batch_size)
     num_dims = int(np.prod(spec.image_shape))
     step = start
@@ -264,7 +276,7 @@ def run(config, workdir):
             trainer.save()
         if config.eval_every and step % config.eval_every == 0 and step < num_steps:
             with trainer.evaluation_weights():
-                metrics = evaluate(trainer.model, test_images)
+                metrics = evaluate(trainer.model, test_images, labels=test_labels)
             _write_eval(writers["eval"], step, metrics, test_split)
     loss_log.close()
     if step > start:
@@ -273,9 +285,9 @@ def run(config, workdir):
         return {"step": step}
     if trainer.weight_average:
         # Both, so the effect of averaging is measured in every run that uses it.
-        raw = evaluate(trainer.model, test_images)
+        raw = evaluate(trainer.model, test_images, labels=test_labels)
         trainer.weight_average.copy_to_model()  # training is over: keep the averages
-    metrics = evaluate(trainer.model, test_images)
+    metrics = evaluate(trainer.model, test_images, labels=test_labels)
     metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model)
     if trainer.weight_average:
         metrics.update(raw_weights_nll_nats=raw["nll_nats"],
@@ -285,7 +297,8 @@ def run(config, workdir):
     _write_eval(writers["eval"], step, metrics, test_split, log=False)
     with open(os.path.join(workdir, f"eval_{test_split}.json"), "w") as f:
         json.dump(metrics, f, indent=2)
-    samples = sampling.sample(trainer.model, config.num_samples, seed=config.seed)
+    samples = sampling.sample(trainer.model, config.num_samples, seed=config.seed,
+                              conditioning=sample_labels(trainer.model, config.num_samples))
     grid = sampling.image_grid(samples, spec.num_levels)
     path = sampling.save_png(grid, os.path.join(workdir, "samples.png"))
     with writers["eval"].as_default(step=step):
@@ -296,6 +309,14 @@ def run(config, workdir):
          f"{metrics['nll_nats']:.3f} nats/image, {metrics['bits_per_dim']:.4f} bits/dim")
     _log(f"samples: {os.path.abspath(path)}")
     return metrics
+
+
+def sample_labels(model, num_samples):
+    """Labels for a grid of samples of a class-conditional model: 0, 1, 2, ... cyclically
+    (one column per class when the grid has num_classes columns); None otherwise."""
+    if not model.num_classes:
+        return None
+    return np.arange(num_samples, dtype=np.int32) % model.num_classes
 
 
 def _is_chief_task():
