@@ -251,6 +251,7 @@ def run(config, workdir):
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start, train_labels)
     progress = Progress(num_steps, config.batch_size)
+    clock = _TrainClock(workdir if trainer.is_chief else None)
     num_dims = int(np.prod(spec.image_shape))
     step = start
     while step < num_steps:
@@ -274,6 +275,7 @@ def run(config, workdir):
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             loss_log.flush()
             trainer.save()
+            clock.save()
         if config.eval_every and step % config.eval_every == 0 and step < num_steps:
             with trainer.evaluation_weights():
                 metrics = evaluate(trainer.model, test_images, labels=test_labels)
@@ -281,6 +283,7 @@ def run(config, workdir):
     loss_log.close()
     if step > start:
         trainer.save()
+        clock.save()
     if not trainer.is_chief:
         return {"step": step}
     if trainer.weight_average:
@@ -288,7 +291,8 @@ def run(config, workdir):
         raw = evaluate(trainer.model, test_images, labels=test_labels)
         trainer.weight_average.copy_to_model()  # training is over: keep the averages
     metrics = evaluate(trainer.model, test_images, labels=test_labels)
-    metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model)
+    metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model,
+                   train_seconds=round(clock.total(), 1))
     if trainer.weight_average:
         metrics.update(raw_weights_nll_nats=raw["nll_nats"],
                        raw_weights_bits_per_dim=raw["bits_per_dim"])
@@ -309,6 +313,29 @@ def run(config, workdir):
          f"{metrics['nll_nats']:.3f} nats/image, {metrics['bits_per_dim']:.4f} bits/dim")
     _log(f"samples: {os.path.abspath(path)}")
     return metrics
+
+
+class _TrainClock:
+    """Wall time spent in the training loop over every (resumed) run of a workdir, as of the
+    last checkpoint (time after a checkpoint that is lost to a kill is not counted)."""
+
+    def __init__(self, workdir):
+        self.path = workdir and os.path.join(workdir, "train_time.json")
+        self.before = 0.0
+        if self.path and os.path.exists(self.path):
+            with open(self.path) as f:
+                self.before = float(json.load(f)["seconds"])
+        self.start = time.time()
+
+    def total(self):
+        return self.before + time.time() - self.start
+
+    def save(self):
+        if self.path:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"seconds": round(self.total(), 1)}, f)
+            os.replace(tmp, self.path)
 
 
 def sample_labels(model, num_samples):

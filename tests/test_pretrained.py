@@ -1,0 +1,63 @@
+"""Every SavedModel shipped in models/pretrained: signatures, integrity, recorded test NLL."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export.publish_pretrained import CHECK_IMAGES, ZOO_DIR, saved_model_nll, variables_sha256
+from pixelrnn_tf import data
+
+SHIPPED = sorted(glob.glob(os.path.join(ZOO_DIR, "*", "[0-9]*")))
+SIGNATURES = {"serving_default", "log_prob", "sample", "complete"}
+
+
+def _meta(version_dir):
+    with open(os.path.join(version_dir, "assets.extra", "model.json")) as f:
+        return json.load(f)
+
+
+def test_the_zoo_ships_models():
+    names = {os.path.basename(os.path.dirname(v)) for v in SHIPPED}
+    assert {"mnist_pixel_cnn", "mnist_row_lstm", "mnist_diagonal_bilstm"} <= names, names
+
+
+@pytest.fixture(scope="module")
+def zoo_tfds(tmp_path_factory):
+    shared = data.find_shared_data()
+    if shared is None:
+        pytest.skip("no shared/data folder beside the checkout (or $PIXELRNN_SHARED_DATA): "
+                    "the test images of the zoo's data sets are absent")
+    return str(data.prepare_offline_tfds(shared, tmp_path_factory.mktemp("tfds")))
+
+
+@pytest.mark.parametrize("version_dir", SHIPPED, ids=lambda p: os.path.relpath(p, ZOO_DIR))
+def test_shipped_model(version_dir, zoo_tfds):
+    meta = _meta(version_dir)
+    assert variables_sha256(version_dir) == meta["variables_sha256"], "variables changed"
+    for key in ("train_config", "train_steps", "test_nll_nats", "hardware", "dataset"):
+        assert key in meta, key
+    assert os.path.getsize(os.path.join(version_dir, "variables",
+                                        "variables.data-00000-of-00001")) < 20e6
+    loaded = tf.saved_model.load(version_dir)
+    assert set(loaded.signatures) == SIGNATURES
+    dataset = meta["dataset"]
+    images = data.load_split(dataset, "test", zoo_tfds, max_examples=CHECK_IMAGES)
+    labels = (data.load_labels(dataset, "test", zoo_tfds, max_examples=CHECK_IMAGES)
+              if meta.get("num_classes") else None)
+    assert len(images) == meta["check_images"] == CHECK_IMAGES
+    nll = saved_model_nll(loaded, images, labels)
+    np.testing.assert_allclose(nll, meta["check_nll_nats"], rtol=1e-4)
+    # The first 500 are a sample of the whole split: the same ballpark as the recorded NLL.
+    assert abs(nll - meta["test_nll_nats"]) < 0.1 * meta["test_nll_nats"]
+    args = {"seed": tf.constant(3, tf.int64)}
+    if meta.get("num_classes"):
+        args["labels"] = tf.constant([0, 1], tf.int32)
+    else:
+        args["num_samples"] = tf.constant(2, tf.int32)
+    samples = loaded.signatures["sample"](**args)["images"].numpy()
+    assert samples.shape == (2,) + tuple(meta["image_shape"])
+    assert samples.max() < meta["num_levels"]
