@@ -14,6 +14,8 @@ EXPECTED = {
     "cifar10_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_diagonal_bilstm": ("diagonal_bilstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
+    "cifar10_subset_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 6, 32, 128),
+    "cifar10_subset_row_lstm": ("row_lstm", (32, 32, 3), 256, 6, 32, 128),
     "imagenet32_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 384, 1024),
     "imagenet64_row_lstm": ("row_lstm", (64, 64, 3), 256, 4, 512, 1024),
     "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
