@@ -46,6 +46,10 @@ SAMPLE_ROWS = {
 }
 
 
+# The follow-up models at their CIFAR-10 configurations (those that are registered).
+FOLLOW_UP_SAMPLE_ROWS = ("cifar10_gated_pixel_cnn", "cifar10_pixel_cnn_pp", "cifar10_pixel_snail")
+
+
 def _build(spec):
     import models
     from models import configs
@@ -63,6 +67,7 @@ def _timed(fn, *args):
 
 
 def bench_sample():
+    import numpy as np
     import tensorflow as tf
 
     from pixelrnn_tf import cached_sampling, sampling
@@ -73,7 +78,12 @@ def bench_sample():
     print("| network | params | naive s/image-batch (from N steps) | cached s | cached XLA s "
           "| cached/naive speed-up | XLA speed-up |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for row, spec in SAMPLE_ROWS.items():
+    from models import configs
+
+    rows = dict(SAMPLE_ROWS)
+    rows.update({name: f"paper:{name}" for name in FOLLOW_UP_SAMPLE_ROWS
+                 if name in configs.names()})
+    for row, spec in rows.items():
         if FLAGS.only and row not in FLAGS.only:
             continue
         model = _build(spec)
@@ -82,17 +92,24 @@ def bench_sample():
         known = tf.zeros((b, h, w), tf.bool)
         seed = tf.constant(0, tf.int64)
         steps = FLAGS.naive_steps
-        naive = tf.function(lambda a, k, s: sampling.naive_complete(model, a, k, s, steps))
+        cond = ([tf.constant(np.arange(b) % model.num_classes, tf.int32)]
+                if model.num_classes else [])
+        naive = tf.function(lambda a, k, s: sampling.naive_complete(
+            model, a, k, s, steps, *cond))
         naive.get_concrete_function(x, known, seed)
         _timed(naive, x, known, seed)  # warm-up
         naive_total = _timed(naive, x, known, seed) / steps * h * w * c
-        cached = tf.function(lambda a, k, s: cached_sampling.cached_complete(model, a, k, s))
+        if not (cached_sampling.supports(model) or hasattr(model, "cached_complete")):
+            print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} "
+                  f"({steps}) | no cached sampler | - | - | - |", flush=True)
+            continue
+        cached = tf.function(lambda a, k, s: sampling.graph_complete(model, a, k, s, *cond))
         cached.get_concrete_function(x, known, seed)
         cached_s = _timed(cached, x, known, seed)
         xla_s = float("nan")
         if FLAGS.xla:
             cached_xla = tf.function(
-                lambda a, k, s: cached_sampling.cached_complete(model, a, k, s),
+                lambda a, k, s: sampling.graph_complete(model, a, k, s, *cond),
                 jit_compile=True)
             _timed(cached_xla, x, known, seed)  # compile
             xla_s = _timed(cached_xla, x, known, seed)

@@ -106,14 +106,18 @@ def reference_pixel_cnn(image_shape, num_levels, num_layers, units, output_units
 
 
 def _train_step_fn(model, call, scale, num_dims, jit):
+    """call: logits of scaled images, or None to use the model's own log-likelihood (mixture
+    models compute it without the (B, H, W, C, 256) table)."""
     optimizer = keras.optimizers.RMSprop(1e-4)
     optimizer.build(model.trainable_variables)
 
     def step(images):
         with tf.GradientTape() as tape:
-            logits = call(scale(images))
-            log_p = likelihood.image_log_prob(
-                likelihood.pixel_log_prob_from_logits(logits, images))
+            if call is None:
+                log_p = likelihood.image_log_prob(model.pixel_log_prob_unchecked(images))
+            else:
+                log_p = likelihood.image_log_prob(
+                    likelihood.pixel_log_prob_from_logits(call(scale(images)), images))
             loss = -tf.reduce_mean(log_p) / num_dims
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -192,3 +196,21 @@ def run(batch, steps, only, rnn_jit=True):
                 print(f"| {name} | {shape} | {'yes' if jit else 'no'} | "
                       f"{model.count_params():,} | {batch / t:.2f} | {gflops:.0f} | "
                       f"{100 * gflops / peak:.0f} | {vs} |", flush=True)
+    # The follow-up models (issue 6), at their CIFAR-10 configurations, 32x32x3, no XLA:
+    # images/s only (their multiply-adds are not counted here).
+    for name in FOLLOW_UP:
+        if (only and name not in only) or name not in configs.names():
+            continue
+        base = configs.get(name)
+        model = models.build(base.model, **base.model_config)
+        shape, levels = model.image_shape, model.num_levels
+        if model.is_conditional:
+            print(f"| {name} | {shape} | no | {model.count_params():,} | skipped: conditional "
+                  "| - | - | - |")
+            continue
+        t = time_training(model, None, shape, levels, batch, steps, False)
+        print(f"| {name} | {shape} | no | {model.count_params():,} | {batch / t:.2f} | - | - "
+              "| - |", flush=True)
+
+
+FOLLOW_UP = ("cifar10_gated_pixel_cnn", "cifar10_pixel_cnn_pp", "cifar10_pixel_snail")
