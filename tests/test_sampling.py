@@ -20,12 +20,23 @@ def _run(fn, model, images, known, seed):
              tf.constant(seed, tf.int64)).numpy()
 
 
+def _cached_complete(model, images, known, seed):
+    """The model's own cached sampler (Gated PixelCNN, PixelCNN++), else cached_sampling's."""
+    if hasattr(model, "cached_complete"):
+        return model.cached_complete(images, known, seed)
+    return cached_sampling.cached_complete(model, images, known, seed)
+
+
 def _sharpen(model, factor=4.0):
     """Scale the last layer so the untrained model is far from uniform."""
     nets = [getattr(model, n) for n in ("network", "small_network", "conditional_network")
             if hasattr(model, n)]
+    if hasattr(model, "output_conv_2"):  # models without a PixelRNNNetwork (Gated PixelCNN)
+        nets.append(model)
     for net in nets:
         net.output_conv_2.kernel.assign(net.output_conv_2.kernel * factor)
+    if hasattr(model, "output_kernel"):  # PixelCNN++: the 1 x 1 conv to the mixture parameters
+        model.output_kernel.assign(model.output_kernel * factor)
 
 
 @pytest.mark.parametrize("shape, levels", [((4, 5, 3), 4), ((5, 4, 1), 2)])
@@ -38,14 +49,14 @@ def test_cached_sampler_equals_naive_sampler(name, shape, levels):
     empty = np.zeros((batch,) + shape, np.int32)
     none_known = np.zeros((batch,) + shape[:2], bool)
     naive = _run(sampling.naive_complete, model, empty, none_known, 7)
-    cached = _run(cached_sampling.cached_complete, model, empty, none_known, 7)
+    cached = _run(_cached_complete, model, empty, none_known, 7)
     np.testing.assert_array_equal(cached, naive)
     assert len(np.unique(naive.reshape(batch, -1), axis=0)) > 1  # samples differ per row
     # Completion with an arbitrary known mask, different per batch element.
     images = rng.integers(0, levels, size=(batch,) + shape)
     known = rng.random((batch,) + shape[:2]) < 0.4
     naive = _run(sampling.naive_complete, model, images, known, 11)
-    cached = _run(cached_sampling.cached_complete, model, images, known, 11)
+    cached = _run(_cached_complete, model, images, known, 11)
     np.testing.assert_array_equal(cached, naive)
     np.testing.assert_array_equal(cached[known], images[known])
 

@@ -1,0 +1,138 @@
+"""GatedPixelCNNLayer: one layer of the Gated PixelCNN (van den Oord et al. 2016, Figure 2)."""
+
+import keras
+import tensorflow as tf
+
+from pixelrnn_tf.layers.masking import causal_mask
+
+
+def gate(x):
+    """tanh(f) * sigmoid(g) of the two halves of the last axis: (..., 2h) -> (..., h)."""
+    f, g = tf.split(x, 2, axis=-1)
+    return tf.tanh(f) * tf.sigmoid(g)
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class GatedPixelCNNLayer(keras.layers.Layer):
+    """A vertical and a horizontal stack with gated activations, optionally conditional.
+
+    Vertical stack: a (k//2 + 1) x k convolution over rows i - k//2 .. i (all k columns),
+    so its output at row i depends on rows <= i only. It is only ever read one row lower
+    (by the horizontal stack, and by the next vertical layer, which only feeds horizontal
+    stacks through the same shift), so no colour masks are needed and there is no blind spot.
+
+    Horizontal stack: a 1 x (k//2 + 1) convolution over columns j - k//2 .. j of row i, with
+    the colour-group mask at the current pixel (A in the first layer, B after), plus a 1 x 1
+    convolution of the vertical pre-activation shifted down one row, then the gate, a 1 x 1
+    mask-B convolution and (not in the first layer, whose input is the image) a residual.
+
+    The gate features (2h) are two blocks (f, g), each split into colour groups on its own,
+    so f and g of unit u are in the group of unit u. A conditioning vector (B, D) is
+    projected into every gate of both stacks.
+
+    Args:
+        units: h, features of each stack's output.
+        kernel_size: k (odd, >= 3).
+        mask_type: "A" (first layer) or "B".
+        num_groups: colour groups (3 for RGB, 1 for grey/binary images).
+        residual: add the horizontal input to its output (needs `units` input features).
+        conditioning_dim: D, features of the conditioning vector (0: unconditional).
+
+    Input: [vertical (B, H, W, Fv), horizontal (B, H, W, Fh)]. Output: [vertical (B, H, W, h),
+    horizontal (B, H, W, h)].
+    """
+
+    def __init__(self, units, kernel_size=3, mask_type="B", num_groups=3, residual=True,
+                 conditioning_dim=0, **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size % 2 == 0 or kernel_size < 3:
+            raise ValueError(f"kernel_size must be odd and >= 3, got {kernel_size}.")
+        if mask_type not in ("A", "B"):
+            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}.")
+        self.units = int(units)
+        self.kernel_size = int(kernel_size)
+        self.mask_type = mask_type
+        self.num_groups = int(num_groups)
+        self.residual = bool(residual)
+        self.conditioning_dim = int(conditioning_dim)
+
+    def build(self, input_shape):
+        v_shape, h_shape = input_shape
+        v_in, h_in = int(v_shape[-1]), int(h_shape[-1])
+        k, half, h2 = self.kernel_size, self.kernel_size // 2, 2 * self.units
+        if self.residual and h_in != self.units:
+            raise ValueError(f"{self.name}: a residual layer needs {self.units} horizontal "
+                             f"input features, got {h_in}.")
+        self.vertical_kernel = self.add_weight(name="vertical_kernel",
+                                               shape=(half + 1, k, v_in, h2))
+        self.vertical_bias = self.add_weight(name="vertical_bias", shape=(h2,),
+                                             initializer="zeros")
+        # No bias: the horizontal convolution has one, and row 0 (no row above) gets zero.
+        self.link_kernel = self.add_weight(name="link_kernel", shape=(h2, h2))
+        self.horizontal_kernel = self.add_weight(name="horizontal_kernel",
+                                                 shape=(1, half + 1, h_in, h2))
+        self.horizontal_bias = self.add_weight(name="horizontal_bias", shape=(h2,),
+                                               initializer="zeros")
+        self.output_kernel = self.add_weight(name="output_kernel", shape=(self.units, self.units))
+        self.output_bias = self.add_weight(name="output_bias", shape=(self.units,),
+                                           initializer="zeros")
+        if self.conditioning_dim:
+            self.vertical_conditioning = self.add_weight(
+                name="vertical_conditioning", shape=(self.conditioning_dim, h2))
+            self.horizontal_conditioning = self.add_weight(
+                name="horizontal_conditioning", shape=(self.conditioning_dim, h2))
+        # Constants of the config, rebuilt on load (see MaskedConv2D). The 1 x k causal mask
+        # zeroes the taps right of the centre: keep its left half and centre only.
+        with tf.init_scope():
+            self.horizontal_mask = tf.constant(causal_mask(
+                (1, k), h_in, h2, self.num_groups, self.mask_type, out_blocks=2)[:, :half + 1])
+            self.output_mask = tf.constant(causal_mask(
+                (1, 1), self.units, self.units, self.num_groups, "B")[0, 0])
+
+    def masked_horizontal_kernel(self):
+        return self.horizontal_kernel * self.horizontal_mask  # (1, k//2 + 1, Fh, 2h)
+
+    def masked_output_kernel(self):
+        return self.output_kernel * self.output_mask  # (h, h)
+
+    def conditioning_biases(self, conditioning):
+        """Per-gate biases (B, 2h) of the vertical and horizontal stacks, or (0, 0)."""
+        if not self.conditioning_dim or conditioning is None:
+            return 0.0, 0.0
+        return (tf.matmul(conditioning, self.vertical_conditioning),
+                tf.matmul(conditioning, self.horizontal_conditioning))
+
+    def call(self, inputs, conditioning=None):
+        v, h = inputs
+        half = self.kernel_size // 2
+        if self.conditioning_dim and conditioning is None:
+            raise ValueError(f"{self.name} is conditional: pass conditioning (B, "
+                             f"{self.conditioning_dim}).")
+        cond_v, cond_h = self.conditioning_biases(conditioning)
+        if self.conditioning_dim:
+            cond_v, cond_h = cond_v[:, None, None], cond_h[:, None, None]  # (B, 1, 1, 2h)
+        v_pad = tf.pad(v, [[0, 0], [half, 0], [half, half], [0, 0]])
+        v_pre = tf.nn.conv2d(v_pad, self.vertical_kernel, 1, "VALID") + self.vertical_bias
+        v_out = gate(v_pre + cond_v)  # (B, H, W, h)
+        # Row i of the horizontal stack may see rows < i only: shift down one row.
+        above = tf.pad(v_pre[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])  # (B, H, W, 2h)
+        link = tf.einsum("bhwf,fg->bhwg", above, self.link_kernel)
+        h_pad = tf.pad(h, [[0, 0], [0, 0], [half, 0], [0, 0]])
+        h_pre = tf.nn.conv2d(h_pad, self.masked_horizontal_kernel(), 1, "VALID")
+        h_pre = h_pre + self.horizontal_bias + link + cond_h  # (B, H, W, 2h)
+        h_out = tf.einsum("bhwf,fg->bhwg", gate(h_pre), self.masked_output_kernel())
+        h_out = h_out + self.output_bias
+        if self.residual:
+            h_out = h_out + h
+        return v_out, h_out
+
+    def compute_output_shape(self, input_shape):
+        v_shape, h_shape = input_shape
+        return (tuple(v_shape[:-1]) + (self.units,), tuple(h_shape[:-1]) + (self.units,))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, kernel_size=self.kernel_size, mask_type=self.mask_type,
+                      num_groups=self.num_groups, residual=self.residual,
+                      conditioning_dim=self.conditioning_dim)
+        return config
