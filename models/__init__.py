@@ -2,13 +2,15 @@
 
 from models import registry
 from models.diagonal_bilstm import DiagonalBiLSTMPixelRNN
+from models.gated_pixel_cnn import GatedPixelCNN
 from models.multiscale_pixelrnn import MultiScalePixelRNN
 from models.pixel_cnn import PixelCNN
+from models.pixel_cnn_pp import PixelCNNPlusPlus
 from models.row_lstm import RowLSTMPixelRNN
 
 build = registry.build
 get = registry.get
 names = registry.names
 
-__all__ = ["DiagonalBiLSTMPixelRNN", "MultiScalePixelRNN", "PixelCNN", "RowLSTMPixelRNN",
-           "build", "get", "names", "registry"]
+__all__ = ["DiagonalBiLSTMPixelRNN", "GatedPixelCNN", "MultiScalePixelRNN", "PixelCNN",
+           "PixelCNNPlusPlus", "RowLSTMPixelRNN", "build", "get", "names", "registry"]

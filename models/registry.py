@@ -5,6 +5,8 @@ _REGISTRY = {}
 # Where each built-in name is defined, so an unknown name can say which import is missing.
 BUILTIN_MODULES = {
     "pixel_cnn": "models.pixel_cnn",
+    "gated_pixel_cnn": "models.gated_pixel_cnn",
+    "pixel_cnn_pp": "models.pixel_cnn_pp",
     "row_lstm": "models.row_lstm",
     "diagonal_bilstm": "models.diagonal_bilstm",
     "multiscale_pixelrnn": "models.multiscale_pixelrnn",

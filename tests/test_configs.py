@@ -14,12 +14,18 @@ EXPECTED = {
     "cifar10_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_diagonal_bilstm": ("diagonal_bilstm", (32, 32, 3), 256, 12, 128, 1024),
     "cifar10_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
+    "cifar10_gated_pixel_cnn": ("gated_pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
+    "cifar10_pixel_cnn_pp": ("pixel_cnn_pp", (32, 32, 3), 256, 5, 160, 10),
     "cifar10_subset_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 6, 32, 128),
     "cifar10_subset_row_lstm": ("row_lstm", (32, 32, 3), 256, 6, 32, 128),
     "imagenet32_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 384, 1024),
     "imagenet64_row_lstm": ("row_lstm", (64, 64, 3), 256, 4, 512, 1024),
     "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
 }
+
+# The attributes of the last three columns: (layers, units, output maps), except for
+# PixelCNN++ (blocks per stage, filters, logistic mixture components).
+COLUMNS = {"pixel_cnn_pp": ("num_resnet", "units", "num_mixtures")}
 
 
 def test_every_paper_config_is_listed():
@@ -29,14 +35,15 @@ def test_every_paper_config_is_listed():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_paper_config_builds(name, capsys):
     config = configs.get(name)
-    model_name, shape, levels, layers, units, out = EXPECTED[name]
+    model_name, shape, levels, *architecture = EXPECTED[name]
     assert config.model == model_name
     assert "Command:" in config.doc and "python -m pixelrnn_tf.train" in config.doc
     assert "Paper result" in config.doc
     model = configs.build(name)
     assert isinstance(model, models.get(model_name))
     assert (model.image_shape, model.num_levels) == (shape, levels)
-    assert (model.num_layers, model.units, model.output_units) == (layers, units, out)
+    columns = COLUMNS.get(model_name, ("num_layers", "units", "output_units"))
+    assert tuple(getattr(model, c) for c in columns) == tuple(architecture)
     if name == "imagenet64_row_lstm":
         assert model.residual is False
     params = model.count_params()

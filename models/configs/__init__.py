@@ -16,6 +16,8 @@ PAPER_CONFIGS = (
     "cifar10_row_lstm",
     "cifar10_diagonal_bilstm",
     "cifar10_pixel_cnn",
+    "cifar10_gated_pixel_cnn",
+    "cifar10_pixel_cnn_pp",
     "cifar10_subset_pixel_cnn",
     "cifar10_subset_row_lstm",
     "imagenet32_row_lstm",

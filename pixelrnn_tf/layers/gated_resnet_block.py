@@ -1,0 +1,114 @@
+"""GatedResNetBlock: the residual block of PixelCNN++ (Salimans et al. 2017, Figure 2)."""
+
+import keras
+import tensorflow as tf
+
+from pixelrnn_tf.layers.down_right_shifted_conv2d import DownRightShiftedConv2D
+from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
+
+CONVOLUTIONS = {"down_shifted": DownShiftedConv2D, "down_right_shifted": DownRightShiftedConv2D}
+DEFAULT_KERNELS = {"down_shifted": (2, 3), "down_right_shifted": (2, 2)}
+
+
+def concat_elu(x):
+    """elu([x, -x]) on the last axis, (..., F) -> (..., 2F): the paper's non-linearity, which
+    keeps the information of both signs."""
+    return tf.nn.elu(tf.concat([x, -x], axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class GatedResNetBlock(keras.layers.Layer):
+    """x + a * sigmoid(b) with [a, b] = conv2(dropout(concat_elu(conv1(concat_elu(x))
+    + nin(concat_elu(aux))))), the paper's gated_resnet.
+
+    The convolutions are DownShiftedConv2D (the vertical stream u) or DownRightShiftedConv2D
+    (the horizontal stream ul) of F features (F = the input's), so the block is as causal as
+    its input: output (i, j) sees what x and aux see at (i, j) and above / to the left.
+
+    aux: an optional auxiliary input at the same resolution, through a 1 x 1 convolution (the
+    paper's short-cut connections: u into ul, and every up-pass output into the matching
+    down-pass block). Pass the block [x, aux] instead of x; whether it has one is decided by
+    the input shape it is built with.
+
+    Dropout (`dropout_rate`) acts on the residual path after the first convolution, in
+    training only. A conditioning vector (B, D) is projected into the gate (as the paper's
+    class-conditional model does). No weight normalization: the second convolution starts at
+    a tenth of the usual variance instead, standing in for the paper's init_scale=0.1, so a
+    deep stack starts close to the identity.
+
+    Args:
+        conv_type: "down_shifted" or "down_right_shifted".
+        kernel_size: of both convolutions; default (2, 3) down-shifted, (2, 2) down-right.
+        dropout_rate: in [0, 1).
+        conditioning_dim: D, features of the conditioning vector (0: unconditional).
+
+    Input x (B, H, W, F) or [x, aux (B, H, W, A)]; output (B, H, W, F).
+    """
+
+    def __init__(self, conv_type="down_shifted", kernel_size=None, dropout_rate=0.0,
+                 conditioning_dim=0, **kwargs):
+        super().__init__(**kwargs)
+        if conv_type not in CONVOLUTIONS:
+            raise ValueError(f"conv_type must be one of {sorted(CONVOLUTIONS)}, got "
+                             f"{conv_type!r}.")
+        if not 0.0 <= dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}.")
+        self.conv_type = conv_type
+        self.kernel_size = tuple(kernel_size or DEFAULT_KERNELS[conv_type])
+        self.dropout_rate = float(dropout_rate)
+        self.conditioning_dim = int(conditioning_dim)
+
+    def build(self, input_shape):
+        has_aux = isinstance(input_shape, (list, tuple)) and isinstance(
+            input_shape[0], (list, tuple))
+        x_shape, aux_shape = (input_shape if has_aux else (input_shape, None))
+        features = int(x_shape[-1])
+        conv = CONVOLUTIONS[self.conv_type]
+        prefix = tuple(x_shape[:-1])
+        self.conv_1 = conv(features, self.kernel_size, name="conv_1")
+        self.conv_1.build(prefix + (2 * features,))
+        self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2",
+                           kernel_initializer=keras.initializers.VarianceScaling(
+                               0.1, "fan_avg", "uniform"))
+        self.conv_2.build(prefix + (2 * features,))
+        self.aux_kernel = None
+        if aux_shape is not None:
+            # No bias: conv_1 has one.
+            self.aux_kernel = self.add_weight(name="aux_kernel",
+                                              shape=(2 * int(aux_shape[-1]), features))
+        if self.conditioning_dim:
+            self.conditioning_kernel = self.add_weight(
+                name="conditioning_kernel", shape=(self.conditioning_dim, 2 * features))
+
+    def call(self, inputs, conditioning=None, training=None):
+        x, aux = inputs if isinstance(inputs, (list, tuple)) else (inputs, None)
+        if (aux is None) != (self.aux_kernel is None):
+            built = "without" if self.aux_kernel is None else "with"
+            raise ValueError(f"{self.name} was built {built} an auxiliary input: pass it the "
+                             "same way.")
+        if self.conditioning_dim and conditioning is None:
+            raise ValueError(f"{self.name} is conditional: pass conditioning (B, "
+                             f"{self.conditioning_dim}).")
+        c1 = self.conv_1(concat_elu(x))  # (B, H, W, F)
+        if aux is not None:
+            c1 = c1 + tf.einsum("bhwa,af->bhwf", concat_elu(aux), self.aux_kernel)
+        c1 = concat_elu(c1)  # (B, H, W, 2F)
+        if training and self.dropout_rate > 0:
+            c1 = tf.nn.dropout(c1, rate=self.dropout_rate)
+        c2 = self.conv_2(c1)  # (B, H, W, 2F)
+        if self.conditioning_dim:
+            c2 = c2 + tf.matmul(tf.cast(conditioning, c2.dtype),
+                                self.conditioning_kernel)[:, None, None]
+        a, b = tf.split(c2, 2, axis=-1)
+        return x + a * tf.sigmoid(b)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            return tuple(input_shape[0])
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(conv_type=self.conv_type, kernel_size=self.kernel_size,
+                      dropout_rate=self.dropout_rate, conditioning_dim=self.conditioning_dim)
+        return config
