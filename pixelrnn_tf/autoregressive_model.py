@@ -78,9 +78,11 @@ class AutoregressiveModel(keras.Model):
         return likelihood.validate_conditioning(
             conditioning, self.name, self.num_classes, self.conditioning_dim, self.compute_dtype)
 
-    def pixel_log_prob_unchecked(self, images, conditioning=None):
-        """`pixel_log_prob` without validating `images` (the training step's hot path)."""
-        return likelihood.pixel_log_prob_from_logits(self(images, conditioning), images)
+    def pixel_log_prob_unchecked(self, images, conditioning=None, training=None):
+        """`pixel_log_prob` without validating `images` (the training step's hot path;
+        training=True turns on dropout in the models that have it)."""
+        return likelihood.pixel_log_prob_from_logits(
+            self(images, conditioning, training=training), images)
 
     def pixel_log_prob(self, images, conditioning=None):
         """log p(x_k | x_<k) per sub-pixel, (B, H, W, C), in nats."""

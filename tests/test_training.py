@@ -176,3 +176,38 @@ def test_unknown_names_list_the_valid_ones(npz_dataset):
 def test_paper_config_must_match_the_dataset(npz_dataset):
     with pytest.raises(ValueError, match=r"is for \(32, 32, 3\) images"):
         config_lib.resolve("cifar10_pixel_cnn", dataset="digits")
+
+
+@pytest.mark.parametrize("dropout_rate", [0.5, 0.0])
+def test_the_training_step_runs_dropout_and_evaluation_does_not(tmp_path, npz_dataset,
+                                                                dropout_rate):
+    """PixelCNN++ has dropout on its residual paths: the trainer's step must run the model in
+    training mode (two steps on the same batch at a negligible learning rate give different losses),
+    evaluation in inference mode (the same NLL twice)."""
+    import tensorflow as tf
+
+    cfg = _config(tmp_path, npz_dataset, model="pixel_cnn_pp", learning_rate=1e-12,
+                  optimizer="sgd", overrides=dict(num_resnet=1, units=8, num_mixtures=2,
+                                                  dropout_rate=dropout_rate))
+    t = trainer_lib.Trainer(cfg, str(tmp_path / "w"))
+    batch = tf.constant(np.random.default_rng(0).integers(0, 256, (4, 4, 4, 1)), tf.int32)
+    losses = [t.train_step(batch) for _ in range(2)]
+    if dropout_rate:
+        assert losses[0] != losses[1], losses
+    else:
+        assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    images = batch.numpy()
+    first, second = trainer_lib.evaluate(t.model, images), trainer_lib.evaluate(t.model, images)
+    assert first == second
+
+
+def test_an_argument_the_model_does_not_take_is_refused(npz_dataset):
+    with pytest.raises(ValueError, match=r"'pixel_cnn_pp' takes no --num_layers; its arguments:"
+                                         r".*num_resnet"):
+        config_lib.resolve(model="pixel_cnn_pp", dataset=npz_dataset,
+                           overrides=dict(num_layers=3))
+    # The defaults of the small registry-name runs are only those the model takes.
+    cfg = config_lib.resolve(model="pixel_cnn_pp", dataset=npz_dataset)
+    assert "num_layers" not in cfg.model_config and "output_units" not in cfg.model_config
+    assert config_lib.resolve(model="pixel_cnn", dataset=npz_dataset).model_config[
+        "num_layers"] == config_lib.DEFAULT_MODEL_CONFIG["num_layers"]

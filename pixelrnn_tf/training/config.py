@@ -74,12 +74,20 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
             models.get(model)
         except KeyError as e:
             raise ValueError(f"{e.args[0]} Paper configs: {', '.join(paper_configs.names())}.")
-        model_name, model_config = model, dict(DEFAULT_MODEL_CONFIG)
+        model_name = model
+        # The small default size, for the arguments this model takes (PixelCNN++ has
+        # num_resnet, not num_layers, and keeps its own defaults for the rest).
+        accepted = _constructor_arguments(model_name)
+        model_config = {k: v for k, v in DEFAULT_MODEL_CONFIG.items() if k in accepted}
     dataset = dataset or DEFAULT_DATASET
     spec = data.spec(dataset, image_size=kwargs.get("image_size"))
     if paper_shape is not None and paper_shape != tuple(spec.image_shape):
         raise ValueError(f"Paper config {model!r} is for {paper_shape} images but dataset "
                          f"{dataset!r} has {tuple(spec.image_shape)}.")
+    unknown = sorted(set(overrides) - _constructor_arguments(model_name))
+    if unknown:
+        raise ValueError(f"Model {model_name!r} takes no {', '.join('--' + k for k in unknown)}; "
+                         f"its arguments: {', '.join(sorted(_constructor_arguments(model_name)))}.")
     model_config.update(overrides)
     num_classes = model_config.get("num_classes") or 0
     if "num_classes" in overrides:
@@ -98,6 +106,14 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     config = TrainConfig(model=model_name, model_config=model_config, dataset=dataset, **kwargs)
     validate(config)
     return config
+
+
+def _constructor_arguments(model_name):
+    import inspect
+
+    params = inspect.signature(models.get(model_name).__init__).parameters
+    return {k for k, p in params.items() if k != "self" and p.kind not in (p.VAR_KEYWORD,
+                                                                          p.VAR_POSITIONAL)}
 
 
 def validate(config):

@@ -185,7 +185,8 @@ class Trainer:
             # (images, labels) for a class-conditional model.
             images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
             with tf.GradientTape() as tape:
-                log_p = likelihood.image_log_prob(model.pixel_log_prob_unchecked(images, *cond))
+                log_p = likelihood.image_log_prob(
+                    model.pixel_log_prob_unchecked(images, *cond, training=True))
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
                 loss = tf.reduce_sum(-log_p) / (batch * num_dims)
