@@ -67,7 +67,7 @@ def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
 
     from export.export_saved_model import METADATA_FILE, export_workdir
     from pixelrnn_tf import data, sampling
-    from pixelrnn_tf.complete import completion_grid
+    from pixelrnn_tf.sampling import completion_grid
     from pixelrnn_tf.training import workdir as workdir_lib
 
     config = workdir_lib.load_config(workdir)

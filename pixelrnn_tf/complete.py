@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from pixelrnn_tf.sampling import completion_grid  # noqa: E402,F401  (kept importable here)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 flags.DEFINE_string("image", None, "An image file (resized to the model's shape).")
@@ -39,20 +41,6 @@ def load_image(path, image_shape, num_levels):
         raise ValueError(f"Cannot read image {path}: {e}")
     values = np.asarray(img, np.float64).reshape(h, w, c)
     return np.round(values * (num_levels - 1) / 255.0).astype(np.uint8)
-
-
-def completion_grid(originals, known_rows, completions, num_levels):
-    """Rows of [original | occluded | completions...] as one grid array."""
-    import numpy as np
-
-    from pixelrnn_tf.sampling import image_grid
-
-    n, k = len(originals), completions.shape[1]
-    occluded = originals.astype(np.float32).copy()
-    occluded[:, known_rows:] = (num_levels - 1) / 2.0
-    tiles = np.concatenate([originals[:, None], occluded[:, None], completions], axis=1)
-    return image_grid(tiles.reshape((n * (k + 2),) + originals.shape[1:]), num_levels,
-                      columns=k + 2)
 
 
 def main(argv):

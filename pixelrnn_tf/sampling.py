@@ -115,3 +115,13 @@ def graph_complete(model, images, known_mask, seed, conditioning=None):
     if cached_sampling.supports(model):
         return cached_sampling.cached_complete(model, images, known_mask, seed)
     return naive_complete(model, images, known_mask, seed, conditioning=conditioning)
+
+
+def completion_grid(originals, known_rows, completions, num_levels):
+    """Rows of [original | occluded | completions...] as one grid array."""
+    n, k = len(originals), completions.shape[1]
+    occluded = originals.astype(np.float32).copy()
+    occluded[:, known_rows:] = (num_levels - 1) / 2.0
+    tiles = np.concatenate([originals[:, None], occluded[:, None], completions], axis=1)
+    return image_grid(tiles.reshape((n * (k + 2),) + originals.shape[1:]), num_levels,
+                      columns=k + 2)
