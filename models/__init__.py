@@ -6,6 +6,7 @@ from models.gated_pixel_cnn import GatedPixelCNN
 from models.multiscale_pixelrnn import MultiScalePixelRNN
 from models.pixel_cnn import PixelCNN
 from models.pixel_cnn_pp import PixelCNNPlusPlus
+from models.pixel_snail import PixelSNAIL
 from models.row_lstm import RowLSTMPixelRNN
 
 build = registry.build
@@ -13,4 +14,4 @@ get = registry.get
 names = registry.names
 
 __all__ = ["DiagonalBiLSTMPixelRNN", "GatedPixelCNN", "MultiScalePixelRNN", "PixelCNN",
-           "PixelCNNPlusPlus", "RowLSTMPixelRNN", "build", "get", "names", "registry"]
+           "PixelCNNPlusPlus", "PixelSNAIL", "RowLSTMPixelRNN", "build", "get", "names", "registry"]

@@ -5,8 +5,6 @@ import keras
 import tensorflow as tf
 
 from models import registry
-from pixelrnn_tf import logistic_mixture
-from pixelrnn_tf.autoregressive_model import AutoregressiveModel
 from pixelrnn_tf.layers.down_right_shifted_conv2d import DownRightShiftedConv2D
 from pixelrnn_tf.layers.down_right_shifted_conv_transpose2d import (
     DownRightShiftedConvTranspose2D)
@@ -14,7 +12,7 @@ from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTranspose2D
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 from pixelrnn_tf.layers.shifts import down_shift, right_shift
-from pixelrnn_tf.sampling import gumbel_noise
+from pixelrnn_tf.mixture_model import LogisticMixtureModel
 
 NUM_STAGES = 3  # resolutions H, H/2, H/4: two stride-2 downsamplings, as in the paper
 
@@ -26,7 +24,7 @@ def _half(size):
 
 @registry.register("pixel_cnn_pp")
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
-class PixelCNNPlusPlus(AutoregressiveModel):
+class PixelCNNPlusPlus(LogisticMixtureModel):
     """PixelCNN++ as in the paper's code (openai/pixel-cnn, model_spec):
 
     The input is the image scaled to [-1, 1] plus a channel of ones (so the zero padding of the
@@ -41,7 +39,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
     H), with stride-2 shifted transposed convolutions cropped back to the up-pass sizes; every
     block takes the matching up-pass output as auxiliary input (u: u's; ul: [u, ul's]), which
     consumes every up-pass output once. Then elu and a 1 x 1 convolution to the parameters of
-    a `num_mixtures` discretized logistic mixture per pixel (pixelrnn_tf.logistic_mixture).
+    a `num_mixtures` discretized logistic mixture per pixel (pixelrnn_tf.logistic_mixture;
+    the likelihood, table, samplers and conditioning are LogisticMixtureModel's).
 
     Because the mixture is over whole pixels, the parameters at (i, j) see only earlier pixels,
     and channel c's conditional uses the observed channels < c of the pixel (through the
@@ -60,31 +59,14 @@ class PixelCNNPlusPlus(AutoregressiveModel):
 
     def __init__(self, image_shape, num_levels, num_resnet=5, units=160, num_mixtures=10,
                  dropout_rate=0.5, num_classes=0, conditioning_dim=0, **kwargs):
-        super().__init__(image_shape, num_levels, **kwargs)
-        if num_resnet < 1 or units < 1 or num_mixtures < 1:
-            raise ValueError(f"num_resnet, units and num_mixtures must be >= 1, got "
-                             f"{num_resnet}, {units} and {num_mixtures}.")
-        if num_classes and conditioning_dim:
-            raise ValueError("Pass num_classes (labels) or conditioning_dim (vectors), not both.")
-        if num_classes < 0 or conditioning_dim < 0:
-            raise ValueError(f"num_classes and conditioning_dim must be >= 0, got "
-                             f"{num_classes} and {conditioning_dim}.")
+        super().__init__(image_shape, num_levels, num_mixtures=num_mixtures,
+                         dropout_rate=dropout_rate, num_classes=num_classes,
+                         conditioning_dim=conditioning_dim, **kwargs)
+        if num_resnet < 1 or units < 1:
+            raise ValueError(f"num_resnet and units must be >= 1, got {num_resnet} and "
+                             f"{units}.")
         self.num_resnet = int(num_resnet)
         self.units = int(units)
-        self.num_mixtures = int(num_mixtures)
-        self.dropout_rate = float(dropout_rate)
-        self.num_classes = int(num_classes)
-        self.conditioning_dim = int(conditioning_dim)
-
-    @property
-    def conditioning_features(self):
-        """D of the vector every gate is conditioned on (one-hot labels or the vector)."""
-        return self.num_classes or self.conditioning_dim
-
-    @property
-    def num_parameters(self):
-        """Mixture parameters per pixel (10 K for RGB, 3 K for one channel)."""
-        return logistic_mixture.num_parameters(self.num_mixtures, self.image_shape[-1])
 
     def stage_sizes(self):
         """(height, width) of the three stages."""
@@ -92,13 +74,6 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         for _ in range(NUM_STAGES - 1):
             sizes.append(tuple(_half(d) for d in sizes[-1]))
         return sizes
-
-    def _track(self, layer, shape):
-        """Build `layer` on `shape` and make it an attribute of its own: tf.train.Checkpoint
-        does not look inside the Keras-tracked lists."""
-        layer.build(shape)
-        setattr(self, layer.name, layer)
-        return layer
 
     def build(self, input_shape=None):
         c, f = self.image_shape[-1], self.units
@@ -155,14 +130,6 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             name="output_bias", shape=(self.num_parameters,),
             initializer=keras.initializers.RandomNormal(stddev=0.5))
 
-    def embed(self, conditioning):
-        """Checked conditioning -> the (B, D) float vector fed to the gates, or None."""
-        if conditioning is None:
-            return None
-        if self.num_classes:
-            return tf.one_hot(conditioning, self.num_classes, dtype=self.compute_dtype)
-        return tf.cast(conditioning, self.compute_dtype)
-
     def mixture_parameters(self, scaled, conditioning=None, training=None):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)
         depend only on the pixels before (i, j) in raster order. `conditioning` is checked."""
@@ -196,67 +163,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         y = tf.einsum("bhwf,fp->bhwp", tf.nn.elu(ul), self.output_kernel)
         return y + self.output_bias  # (B, H, W, P)
 
-    def call(self, images, conditioning=None, training=None):
-        conditioning = self.check_conditioning(conditioning)
-        return self.logits(self.scale(images), conditioning, training=training)
-
-    def logits(self, scaled, conditioning=None, training=None):
-        """The exact per-sub-pixel conditionals (B, H, W, C, L) of the mixture; channel c's
-        uses the observed channels < c of `scaled` (the image itself, in [-1, 1])."""
-        params = self.mixture_parameters(scaled, conditioning, training)
-        return logistic_mixture.conditional_log_prob_table(params, scaled, self.num_mixtures,
-                                                           self.num_levels)
-
-    def pixel_log_prob_unchecked(self, images, conditioning=None, training=None):
-        """log p(x_k | x_<k) of the observed sub-pixels (B, H, W, C), without the L-wide
-        table; training=True turns dropout on (the training loss)."""
-        conditioning = self.check_conditioning(conditioning)
-        scaled = self.scale(images)
-        params = self.mixture_parameters(scaled, conditioning, training)
-        return logistic_mixture.pixel_log_prob(params, scaled, self.num_mixtures,
-                                               self.num_levels)
-
-    def position_logits(self, images, i, j, channel, conditioning=None):
-        """(B, L) of sub-pixel (i, j, channel): one network pass, the table of one pixel."""
-        conditioning = self.check_conditioning(conditioning)
-        scaled = self.scale(images)
-        params = self.mixture_parameters(scaled, conditioning)[:, i, j]  # (B, P)
-        table = logistic_mixture.conditional_log_prob_table(
-            params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
-        return tf.gather(table, channel, axis=1)
-
-    def cached_complete(self, images, known_mask, seed, conditioning=None):
-        """Same arguments and output as `sampling.naive_complete`, with one network pass per
-        PIXEL instead of per sub-pixel: the mixture parameters of pixel (i, j) do not depend
-        on the pixel itself, so its C channels are drawn in turn (same Gumbel keys) from the
-        tables of one pass, each given the channels drawn before it."""
-        conditioning = self.check_conditioning(conditioning)
-        h, w, c = self.image_shape
-        images = tf.cast(images, tf.int32)
-        batch = tf.shape(images)[0]
-        rows = tf.range(batch)
-
-        def body(p, x):
-            i, j = p // w, p % w
-            params = self.mixture_parameters(self.scale(x), conditioning)[:, i, j]  # (B, P)
-            for ch in range(c):
-                # Only channel ch's row is used; channels >= ch of x[:, i, j] do not enter it.
-                table = logistic_mixture.conditional_log_prob_table(
-                    params, self.scale(x[:, i, j]), self.num_mixtures, self.num_levels)
-                noise = gumbel_noise(seed, p * c + ch, batch, self.num_levels)
-                choice = tf.argmax(table[:, ch] + noise, axis=-1, output_type=tf.int32)
-                value = tf.where(known_mask[:, i, j], x[:, i, j, ch], choice)
-                index = tf.stack([rows, tf.fill([batch], i), tf.fill([batch], j),
-                                  tf.fill([batch], ch)], axis=1)
-                x = tf.tensor_scatter_nd_update(x, index, value)
-            return p + 1, x
-
-        _, out = tf.while_loop(lambda p, _: p < h * w, body, (tf.constant(0), images))
-        return out
-
     def get_config(self):
         config = super().get_config()
-        config.update(num_resnet=self.num_resnet, units=self.units,
-                      num_mixtures=self.num_mixtures, dropout_rate=self.dropout_rate,
-                      num_classes=self.num_classes, conditioning_dim=self.conditioning_dim)
+        config.update(num_resnet=self.num_resnet, units=self.units)
         return config

@@ -7,6 +7,7 @@ BUILTIN_MODULES = {
     "pixel_cnn": "models.pixel_cnn",
     "gated_pixel_cnn": "models.gated_pixel_cnn",
     "pixel_cnn_pp": "models.pixel_cnn_pp",
+    "pixel_snail": "models.pixel_snail",
     "row_lstm": "models.row_lstm",
     "diagonal_bilstm": "models.diagonal_bilstm",
     "multiscale_pixelrnn": "models.multiscale_pixelrnn",

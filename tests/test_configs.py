@@ -16,6 +16,7 @@ EXPECTED = {
     "cifar10_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
     "cifar10_gated_pixel_cnn": ("gated_pixel_cnn", (32, 32, 3), 256, 15, 128, 1024),
     "cifar10_pixel_cnn_pp": ("pixel_cnn_pp", (32, 32, 3), 256, 5, 160, 10),
+    "cifar10_pixel_snail": ("pixel_snail", (32, 32, 3), 256, 12, 4, 256, 16, 128, 10),
     "cifar10_subset_pixel_cnn": ("pixel_cnn", (32, 32, 3), 256, 6, 32, 128),
     "cifar10_subset_row_lstm": ("row_lstm", (32, 32, 3), 256, 6, 32, 128),
     "imagenet32_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 384, 1024),
@@ -23,9 +24,12 @@ EXPECTED = {
     "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
 }
 
-# The attributes of the last three columns: (layers, units, output maps), except for
-# PixelCNN++ (blocks per stage, filters, logistic mixture components).
-COLUMNS = {"pixel_cnn_pp": ("num_resnet", "units", "num_mixtures")}
+# The attributes of the last columns: (layers, units, output maps), except for PixelCNN++
+# (blocks per stage, filters, logistic mixture components) and PixelSNAIL (attention blocks,
+# residual blocks per attention block, filters, attention key and value sizes, components).
+COLUMNS = {"pixel_cnn_pp": ("num_resnet", "units", "num_mixtures"),
+           "pixel_snail": ("num_blocks", "num_resnet", "units", "key_size", "value_size",
+                           "num_mixtures")}
 
 
 def test_every_paper_config_is_listed():

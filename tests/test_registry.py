@@ -14,7 +14,8 @@ def test_duplicate_names_are_refused():
 
 def test_unknown_name_lists_registered_models():
     with pytest.raises(KeyError, match="Registered models: diagonal_bilstm, gated_pixel_cnn, "
-                                       "multiscale_pixelrnn, pixel_cnn, pixel_cnn_pp, row_lstm"):
+                                       "multiscale_pixelrnn, pixel_cnn, pixel_cnn_pp, pixel_snail, "
+                                       "row_lstm"):
         models.get("pixel_rnn")
 
 

@@ -18,6 +18,7 @@ PAPER_CONFIGS = (
     "cifar10_pixel_cnn",
     "cifar10_gated_pixel_cnn",
     "cifar10_pixel_cnn_pp",
+    "cifar10_pixel_snail",
     "cifar10_subset_pixel_cnn",
     "cifar10_subset_row_lstm",
     "imagenet32_row_lstm",

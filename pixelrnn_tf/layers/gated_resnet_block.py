@@ -16,10 +16,16 @@ def concat_elu(x):
     return tf.nn.elu(tf.concat([x, -x], axis=-1))
 
 
+# name -> (function, output features per input feature). PixelCNN++ uses concat_elu; the
+# PixelSNAIL paper's code trains with plain elu (its --resnet_nonlinearity default).
+NONLINEARITIES = {"concat_elu": (concat_elu, 2), "elu": (tf.nn.elu, 1)}
+
+
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
 class GatedResNetBlock(keras.layers.Layer):
     """x + a * sigmoid(b) with [a, b] = conv2(dropout(concat_elu(conv1(concat_elu(x))
-    + nin(concat_elu(aux))))), the paper's gated_resnet.
+    + nin(concat_elu(aux))))), the paper's gated_resnet (`nonlinearity="elu"`: elu in place
+    of concat_elu, as PixelSNAIL's code).
 
     The convolutions are DownShiftedConv2D (the vertical stream u) or DownRightShiftedConv2D
     (the horizontal stream ul) of F features (F = the input's), so the block is as causal as
@@ -41,13 +47,19 @@ class GatedResNetBlock(keras.layers.Layer):
         kernel_size: of both convolutions; default (2, 3) down-shifted, (2, 2) down-right.
         dropout_rate: in [0, 1).
         conditioning_dim: D, features of the conditioning vector (0: unconditional).
+        nonlinearity: "concat_elu" (default, PixelCNN++) or "elu" (PixelSNAIL); a 1 x 1
+            kernel_size with conv_type "down_right_shifted" gives the paper's gated_resnet
+            with conv=nin.
 
     Input x (B, H, W, F) or [x, aux (B, H, W, A)]; output (B, H, W, F).
     """
 
     def __init__(self, conv_type="down_shifted", kernel_size=None, dropout_rate=0.0,
-                 conditioning_dim=0, **kwargs):
+                 conditioning_dim=0, nonlinearity="concat_elu", **kwargs):
         super().__init__(**kwargs)
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got "
+                             f"{nonlinearity!r}.")
         if conv_type not in CONVOLUTIONS:
             raise ValueError(f"conv_type must be one of {sorted(CONVOLUTIONS)}, got "
                              f"{conv_type!r}.")
@@ -57,6 +69,7 @@ class GatedResNetBlock(keras.layers.Layer):
         self.kernel_size = tuple(kernel_size or DEFAULT_KERNELS[conv_type])
         self.dropout_rate = float(dropout_rate)
         self.conditioning_dim = int(conditioning_dim)
+        self.nonlinearity = nonlinearity
 
     def build(self, input_shape):
         has_aux = isinstance(input_shape, (list, tuple)) and isinstance(
@@ -65,17 +78,18 @@ class GatedResNetBlock(keras.layers.Layer):
         features = int(x_shape[-1])
         conv = CONVOLUTIONS[self.conv_type]
         prefix = tuple(x_shape[:-1])
+        widen = NONLINEARITIES[self.nonlinearity][1]  # concat_elu doubles the features
         self.conv_1 = conv(features, self.kernel_size, name="conv_1")
-        self.conv_1.build(prefix + (2 * features,))
+        self.conv_1.build(prefix + (widen * features,))
         self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2",
                            kernel_initializer=keras.initializers.VarianceScaling(
                                0.1, "fan_avg", "uniform"))
-        self.conv_2.build(prefix + (2 * features,))
+        self.conv_2.build(prefix + (widen * features,))
         self.aux_kernel = None
         if aux_shape is not None:
             # No bias: conv_1 has one.
             self.aux_kernel = self.add_weight(name="aux_kernel",
-                                              shape=(2 * int(aux_shape[-1]), features))
+                                              shape=(widen * int(aux_shape[-1]), features))
         if self.conditioning_dim:
             self.conditioning_kernel = self.add_weight(
                 name="conditioning_kernel", shape=(self.conditioning_dim, 2 * features))
@@ -89,10 +103,11 @@ class GatedResNetBlock(keras.layers.Layer):
         if self.conditioning_dim and conditioning is None:
             raise ValueError(f"{self.name} is conditional: pass conditioning (B, "
                              f"{self.conditioning_dim}).")
-        c1 = self.conv_1(concat_elu(x))  # (B, H, W, F)
+        nonlinearity = NONLINEARITIES[self.nonlinearity][0]
+        c1 = self.conv_1(nonlinearity(x))  # (B, H, W, F)
         if aux is not None:
-            c1 = c1 + tf.einsum("bhwa,af->bhwf", concat_elu(aux), self.aux_kernel)
-        c1 = concat_elu(c1)  # (B, H, W, 2F)
+            c1 = c1 + tf.einsum("bhwa,af->bhwf", nonlinearity(aux), self.aux_kernel)
+        c1 = nonlinearity(c1)  # (B, H, W, 2F) with concat_elu, (B, H, W, F) with elu
         if training and self.dropout_rate > 0:
             c1 = tf.nn.dropout(c1, rate=self.dropout_rate)
         c2 = self.conv_2(c1)  # (B, H, W, 2F)
@@ -110,5 +125,6 @@ class GatedResNetBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(conv_type=self.conv_type, kernel_size=self.kernel_size,
-                      dropout_rate=self.dropout_rate, conditioning_dim=self.conditioning_dim)
+                      dropout_rate=self.dropout_rate, conditioning_dim=self.conditioning_dim,
+                      nonlinearity=self.nonlinearity)
         return config

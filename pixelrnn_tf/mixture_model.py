@@ -1,0 +1,136 @@
+"""LogisticMixtureModel: the base of the models whose network outputs a discretized logistic
+mixture per pixel (PixelCNN++, PixelSNAIL): the likelihood API, the per-sub-pixel table, the
+naive sampler's call and a one-pass-per-pixel sampler, all from `mixture_parameters`."""
+
+import tensorflow as tf
+
+from pixelrnn_tf import logistic_mixture
+from pixelrnn_tf.autoregressive_model import AutoregressiveModel
+from pixelrnn_tf.sampling import gumbel_noise
+
+
+class LogisticMixtureModel(AutoregressiveModel):
+    """A subclass implements `mixture_parameters(scaled, conditioning, training)`: scaled
+    images (B, H, W, C) -> (B, H, W, P) parameters of a `num_mixtures` discretized logistic
+    mixture per pixel (pixelrnn_tf.logistic_mixture), those at (i, j) depending only on the
+    pixels before (i, j) in raster order. Channel c's conditional then uses the observed
+    channels < c of the pixel (through the mixture's coefficients and the posterior over
+    components): `call` returns that exact conditional as the zoo's (B, H, W, C, L) table,
+    the likelihood and the training loss use the cheaper direct computation.
+
+    Dropout (`dropout_rate`) is active only with training=True (`model(images,
+    training=True)` or `pixel_log_prob_unchecked(images, training=True)`).
+
+    Conditional on class labels (`num_classes > 0`, fed one-hot) or on a float vector
+    (`conditioning_dim > 0`), at most one of the two; `embed` gives the (B, D) vector the
+    subclass feeds its gates.
+    """
+
+    def __init__(self, image_shape, num_levels, num_mixtures=10, dropout_rate=0.5,
+                 num_classes=0, conditioning_dim=0, **kwargs):
+        super().__init__(image_shape, num_levels, **kwargs)
+        if num_mixtures < 1:
+            raise ValueError(f"num_mixtures must be >= 1, got {num_mixtures}.")
+        if num_classes and conditioning_dim:
+            raise ValueError("Pass num_classes (labels) or conditioning_dim (vectors), not both.")
+        if num_classes < 0 or conditioning_dim < 0:
+            raise ValueError(f"num_classes and conditioning_dim must be >= 0, got "
+                             f"{num_classes} and {conditioning_dim}.")
+        self.num_mixtures = int(num_mixtures)
+        self.dropout_rate = float(dropout_rate)
+        self.num_classes = int(num_classes)
+        self.conditioning_dim = int(conditioning_dim)
+
+    @property
+    def conditioning_features(self):
+        """D of the vector every gate is conditioned on (one-hot labels or the vector)."""
+        return self.num_classes or self.conditioning_dim
+
+    @property
+    def num_parameters(self):
+        """Mixture parameters per pixel (10 K for RGB, 3 K for one channel)."""
+        return logistic_mixture.num_parameters(self.num_mixtures, self.image_shape[-1])
+
+    def _track(self, layer, shape):
+        """Build `layer` on `shape` and make it an attribute of its own: tf.train.Checkpoint
+        does not look inside the Keras-tracked lists."""
+        layer.build(shape)
+        setattr(self, layer.name, layer)
+        return layer
+
+    def embed(self, conditioning):
+        """Checked conditioning -> the (B, D) float vector fed to the gates, or None."""
+        if conditioning is None:
+            return None
+        if self.num_classes:
+            return tf.one_hot(conditioning, self.num_classes, dtype=self.compute_dtype)
+        return tf.cast(conditioning, self.compute_dtype)
+
+    def mixture_parameters(self, scaled, conditioning=None, training=None):
+        """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)
+        depend only on the pixels before (i, j) in raster order. `conditioning` is checked."""
+        raise NotImplementedError
+
+    def call(self, images, conditioning=None, training=None):
+        conditioning = self.check_conditioning(conditioning)
+        return self.logits(self.scale(images), conditioning, training=training)
+
+    def logits(self, scaled, conditioning=None, training=None):
+        """The exact per-sub-pixel conditionals (B, H, W, C, L) of the mixture; channel c's
+        uses the observed channels < c of `scaled` (the image itself, in [-1, 1])."""
+        params = self.mixture_parameters(scaled, conditioning, training)
+        return logistic_mixture.conditional_log_prob_table(params, scaled, self.num_mixtures,
+                                                           self.num_levels)
+
+    def pixel_log_prob_unchecked(self, images, conditioning=None, training=None):
+        """log p(x_k | x_<k) of the observed sub-pixels (B, H, W, C), without the L-wide
+        table; training=True turns dropout on (the training loss)."""
+        conditioning = self.check_conditioning(conditioning)
+        scaled = self.scale(images)
+        params = self.mixture_parameters(scaled, conditioning, training)
+        return logistic_mixture.pixel_log_prob(params, scaled, self.num_mixtures,
+                                               self.num_levels)
+
+    def position_logits(self, images, i, j, channel, conditioning=None):
+        """(B, L) of sub-pixel (i, j, channel): one network pass, the table of one pixel."""
+        conditioning = self.check_conditioning(conditioning)
+        scaled = self.scale(images)
+        params = self.mixture_parameters(scaled, conditioning)[:, i, j]  # (B, P)
+        table = logistic_mixture.conditional_log_prob_table(
+            params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
+        return tf.gather(table, channel, axis=1)
+
+    def cached_complete(self, images, known_mask, seed, conditioning=None):
+        """Same arguments and output as `sampling.naive_complete`, with one network pass per
+        PIXEL instead of per sub-pixel: the mixture parameters of pixel (i, j) do not depend
+        on the pixel itself, so its C channels are drawn in turn (same Gumbel keys) from the
+        tables of one pass, each given the channels drawn before it."""
+        conditioning = self.check_conditioning(conditioning)
+        h, w, c = self.image_shape
+        images = tf.cast(images, tf.int32)
+        batch = tf.shape(images)[0]
+        rows = tf.range(batch)
+
+        def body(p, x):
+            i, j = p // w, p % w
+            params = self.mixture_parameters(self.scale(x), conditioning)[:, i, j]  # (B, P)
+            for ch in range(c):
+                # Only channel ch's row is used; channels >= ch of x[:, i, j] do not enter it.
+                table = logistic_mixture.conditional_log_prob_table(
+                    params, self.scale(x[:, i, j]), self.num_mixtures, self.num_levels)
+                noise = gumbel_noise(seed, p * c + ch, batch, self.num_levels)
+                choice = tf.argmax(table[:, ch] + noise, axis=-1, output_type=tf.int32)
+                value = tf.where(known_mask[:, i, j], x[:, i, j, ch], choice)
+                index = tf.stack([rows, tf.fill([batch], i), tf.fill([batch], j),
+                                  tf.fill([batch], ch)], axis=1)
+                x = tf.tensor_scatter_nd_update(x, index, value)
+            return p + 1, x
+
+        _, out = tf.while_loop(lambda p, _: p < h * w, body, (tf.constant(0), images))
+        return out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_mixtures=self.num_mixtures, dropout_rate=self.dropout_rate,
+                      num_classes=self.num_classes, conditioning_dim=self.conditioning_dim)
+        return config
