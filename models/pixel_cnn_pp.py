@@ -121,14 +121,7 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
                     self._track(DownRightShiftedConvTranspose2D(f, (2, 2), 2,
                                                                 name=f"up_ul_{stage}"),
                                 shape(stage, f))))
-        self.output_kernel = self.add_weight(name="output_kernel",
-                                             shape=(f, self.num_parameters))
-        # Random, not zeros: every feature at pixel (0, 0) (which sees only padding) is a
-        # bias, so with zero biases its mixture would have identical components and zero
-        # coefficients, i.e. independent channels, until trained.
-        self.output_bias = self.add_weight(
-            name="output_bias", shape=(self.num_parameters,),
-            initializer=keras.initializers.RandomNormal(stddev=0.5))
+        self._build_output_head(f)
 
     def mixture_parameters(self, scaled, conditioning=None, training=None):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)

@@ -101,13 +101,7 @@ class PixelSNAIL(LogisticMixtureModel):
                                     [grid + (f,), grid + (c,)])
             combine = gated(f"block_{b}_combine", (1, 1), self.value_size)
             self.blocks.append((resnets, attention, combine))
-        self.output_kernel = self.add_weight(name="output_kernel",
-                                             shape=(f, self.num_parameters))
-        # Random, not zeros (as PixelCNN++): pixel (0, 0) sees only padding, so its features
-        # are biases, and zero output biases would make its mixture components identical.
-        self.output_bias = self.add_weight(
-            name="output_bias", shape=(self.num_parameters,),
-            initializer=keras.initializers.RandomNormal(stddev=0.5))
+        self._build_output_head(f)
 
     def mixture_parameters(self, scaled, conditioning=None, training=None):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)

@@ -2,6 +2,7 @@
 mixture per pixel (PixelCNN++, PixelSNAIL): the likelihood API, the per-sub-pixel table, the
 naive sampler's call and a one-pass-per-pixel sampler, all from `mixture_parameters`."""
 
+import keras
 import tensorflow as tf
 
 from pixelrnn_tf import logistic_mixture
@@ -57,6 +58,17 @@ class LogisticMixtureModel(AutoregressiveModel):
         layer.build(shape)
         setattr(self, layer.name, layer)
         return layer
+
+    def _build_output_head(self, features):
+        """The 1 x 1 projection of `features` maps to the mixture parameters. Its bias is
+        random, not zeros: pixel (0, 0) sees only padding, so its features are biases, and
+        zero output biases would make its mixture components identical (independent
+        channels) until trained."""
+        self.output_kernel = self.add_weight(name="output_kernel",
+                                             shape=(features, self.num_parameters))
+        self.output_bias = self.add_weight(
+            name="output_bias", shape=(self.num_parameters,),
+            initializer=keras.initializers.RandomNormal(stddev=0.5))
 
     def embed(self, conditioning):
         """Checked conditioning -> the (B, D) float vector fed to the gates, or None."""
