@@ -25,22 +25,11 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(image_shape, num_levels, **kwargs)
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
-        if num_classes and conditioning_dim:
-            raise ValueError("Pass num_classes (labels) or conditioning_dim (vectors), not both.")
-        if num_classes < 0 or conditioning_dim < 0:
-            raise ValueError(f"num_classes and conditioning_dim must be >= 0, got "
-                             f"{num_classes} and {conditioning_dim}.")
+        self._set_conditioning(num_classes, conditioning_dim)
         self.num_layers = int(num_layers)
         self.units = int(units)
         self.output_units = int(output_units)
         self.kernel_size = int(kernel_size)
-        self.num_classes = int(num_classes)
-        self.conditioning_dim = int(conditioning_dim)
-
-    @property
-    def conditioning_features(self):
-        """D of the vector every gate is conditioned on (one-hot labels or the vector)."""
-        return self.num_classes or self.conditioning_dim
 
     def build(self, input_shape=None):
         c = self.image_shape[-1]
@@ -50,7 +39,7 @@ class GatedPixelCNN(AutoregressiveModel):
         for i in range(self.num_layers):
             layer = GatedPixelCNNLayer(
                 self.units, self.kernel_size, "A" if i == 0 else "B", c, residual=i > 0,
-                conditioning_dim=self.conditioning_features, name=f"gated_layer_{i}")
+                conditioning_dim=self.conditioning_vector_size, name=f"gated_layer_{i}")
             layer.build([prefix + (features,), prefix + (features,)])
             # Also an attribute of its own: tf.train.Checkpoint does not look inside the
             # Keras-tracked list.
@@ -62,14 +51,8 @@ class GatedPixelCNN(AutoregressiveModel):
         self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", c, name="output_conv_2")
         self.output_conv_2.build(prefix + (self.output_units,))
 
-    def embed(self, conditioning):
-        """Checked conditioning -> the (B, D) float vector fed to the gates."""
-        if self.num_classes:
-            return tf.one_hot(conditioning, self.num_classes, dtype=self.compute_dtype)
-        return tf.cast(conditioning, self.compute_dtype)
-
     def logits(self, scaled, conditioning=None):
-        vector = None if conditioning is None else self.embed(conditioning)
+        vector = self.embed(conditioning)
         v = h = scaled
         for layer in self.gated_layers:
             v, h = layer([v, h], vector)

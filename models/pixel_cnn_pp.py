@@ -84,7 +84,7 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
 
         def block(kind, name, stage, aux_features=0):
             layer = GatedResNetBlock(kind, dropout_rate=self.dropout_rate,
-                                     conditioning_dim=self.conditioning_features, name=name)
+                                     conditioning_dim=self.conditioning_vector_size, name=name)
             x_shape = shape(stage, f)
             return self._track(layer, [x_shape, shape(stage, aux_features)] if aux_features
                                else x_shape)

@@ -73,7 +73,7 @@ class PixelSNAIL(LogisticMixtureModel):
     def _attention(self, name):
         return CausalAttention(self.key_size, self.value_size, self.num_heads,
                                dropout_rate=self.dropout_rate,
-                               conditioning_dim=self.conditioning_features,
+                               conditioning_dim=self.conditioning_vector_size,
                                nonlinearity=self.nonlinearity, name=name)
 
     def build(self, input_shape=None):
@@ -83,7 +83,7 @@ class PixelSNAIL(LogisticMixtureModel):
         def gated(name, kernel_size=(2, 2), aux_features=0):
             layer = GatedResNetBlock("down_right_shifted", kernel_size=kernel_size,
                                      dropout_rate=self.dropout_rate,
-                                     conditioning_dim=self.conditioning_features,
+                                     conditioning_dim=self.conditioning_vector_size,
                                      nonlinearity=self.nonlinearity, name=name)
             shape = grid + (f,)
             return self._track(layer, [shape, grid + (aux_features,)] if aux_features

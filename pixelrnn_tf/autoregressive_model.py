@@ -38,6 +38,30 @@ class AutoregressiveModel(keras.Model):
         self.image_shape = image_shape
         self.num_levels = int(num_levels)
 
+    def _set_conditioning(self, num_classes, conditioning_dim):
+        """Checks and stores the conditioning arguments of a conditional model's constructor."""
+        if num_classes and conditioning_dim:
+            raise ValueError("Pass num_classes (labels) or conditioning_dim (vectors), not both.")
+        if num_classes < 0 or conditioning_dim < 0:
+            raise ValueError(f"num_classes and conditioning_dim must be >= 0, got "
+                             f"{num_classes} and {conditioning_dim}.")
+        self.num_classes = int(num_classes)
+        self.conditioning_dim = int(conditioning_dim)
+
+    @property
+    def conditioning_vector_size(self):
+        """D of the conditioning vector (one-hot labels or the given vector; 0 if none)."""
+        return self.num_classes or self.conditioning_dim
+
+    def embed(self, conditioning):
+        """Checked conditioning -> the (B, D) float vector a network is conditioned on (one-hot
+        for labels), or None."""
+        if conditioning is None:
+            return None
+        if self.num_classes:
+            return tf.one_hot(conditioning, self.num_classes, dtype=self.compute_dtype)
+        return tf.cast(conditioning, self.compute_dtype)
+
     @property
     def num_dims(self):
         return int(np.prod(self.image_shape))

@@ -32,20 +32,9 @@ class LogisticMixtureModel(AutoregressiveModel):
         super().__init__(image_shape, num_levels, **kwargs)
         if num_mixtures < 1:
             raise ValueError(f"num_mixtures must be >= 1, got {num_mixtures}.")
-        if num_classes and conditioning_dim:
-            raise ValueError("Pass num_classes (labels) or conditioning_dim (vectors), not both.")
-        if num_classes < 0 or conditioning_dim < 0:
-            raise ValueError(f"num_classes and conditioning_dim must be >= 0, got "
-                             f"{num_classes} and {conditioning_dim}.")
+        self._set_conditioning(num_classes, conditioning_dim)
         self.num_mixtures = int(num_mixtures)
         self.dropout_rate = float(dropout_rate)
-        self.num_classes = int(num_classes)
-        self.conditioning_dim = int(conditioning_dim)
-
-    @property
-    def conditioning_features(self):
-        """D of the vector every gate is conditioned on (one-hot labels or the vector)."""
-        return self.num_classes or self.conditioning_dim
 
     @property
     def num_parameters(self):
@@ -69,14 +58,6 @@ class LogisticMixtureModel(AutoregressiveModel):
         self.output_bias = self.add_weight(
             name="output_bias", shape=(self.num_parameters,),
             initializer=keras.initializers.RandomNormal(stddev=0.5))
-
-    def embed(self, conditioning):
-        """Checked conditioning -> the (B, D) float vector fed to the gates, or None."""
-        if conditioning is None:
-            return None
-        if self.num_classes:
-            return tf.one_hot(conditioning, self.num_classes, dtype=self.compute_dtype)
-        return tf.cast(conditioning, self.compute_dtype)
 
     def mixture_parameters(self, scaled, conditioning=None, training=None):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)
