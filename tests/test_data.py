@@ -374,3 +374,32 @@ def test_tfds_failure_names_the_dataset_and_the_fix(tmp_path, monkeypatch):
                                            r"'imagenet_resized/32x32'.*ConnectionError: no "
                                            r"network.*prepare_offline_tfds"):
         data.load_split("imagenet_resized/32x32", "validation", str(tmp_path))
+
+
+def test_tfds_prepare_race_lost_reads_the_winners_files(tfds_dir, tmp_path, monkeypatch):
+    # Two trainings started together on a fresh data_dir both prepare; the loser's final
+    # rename raises FileExistsError. It must load what the winner prepared, not fail.
+    import tensorflow_datasets as tfds
+
+    winner = data.load_split("cifar10", "test", tfds_dir, max_examples=7)
+    real_builder, calls = tfds.builder, []
+
+    class Loser:
+        def __init__(self, data_dir):
+            self.data_dir = self.data_dir_root = data_dir
+
+        def download_and_prepare(self):
+            raise FileExistsError("Cannot rename incomplete.X. Destination already exists.")
+
+    def builder(name, data_dir=None):
+        calls.append(data_dir)
+        return Loser(data_dir) if len(calls) == 1 else real_builder(name, data_dir=data_dir)
+
+    monkeypatch.setattr(tfds, "builder", builder)
+    got = data.load_split("cifar10", "test", tfds_dir, max_examples=7)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(got, winner)
+    # With nothing prepared by anyone, the same error is still an error that names the fix.
+    calls.clear()
+    with pytest.raises(RuntimeError, match=r"(?s)FileExistsError.*prepare_offline_tfds"):
+        data.load_split("cifar10", "test", str(tmp_path / "empty"))

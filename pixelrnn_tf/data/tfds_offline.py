@@ -126,8 +126,7 @@ def load_tfds(name, split, data_dir, image_shape, max_examples=None, key="image"
     key="label": its labels (N,) int32 instead."""
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    _prepare(builder, name)
+    builder = _prepare(tfds.builder(name, data_dir=data_dir), name)
     total = builder.info.splits[split].num_examples
     count = total if max_examples is None else min(max_examples, total)
     # TFDS rejects a slice past the end of a split, hence the clamp above.
@@ -150,11 +149,20 @@ def load_tfds(name, split, data_dir, image_shape, max_examples=None, key="image"
 
 
 def _prepare(builder, name):
+    import tensorflow_datasets as tfds
+
     try:
         builder.download_and_prepare()
     except Exception as e:  # TFDS fails offline in many ways; the fix is the same for all
+        # Two runs started together both prepare; the loser's final rename finds the
+        # winner's finished folder. That folder is complete (TFDS renames only at the end).
+        if isinstance(e, FileExistsError):
+            fresh = tfds.builder(name, data_dir=builder.data_dir_root)
+            if fresh.is_prepared():
+                return fresh
         raise RuntimeError(
             f"Could not prepare TFDS dataset {name!r} in {builder.data_dir}: "
             f"{type(e).__name__}: {e}\nWithout network, first run "
             "pixelrnn_tf.data.prepare_offline_tfds(SHARED_DATA, DATA_DIR) (mnist, "
             "binarized_mnist and cifar10 only) and pass the same data_dir.") from e
+    return builder
