@@ -11,6 +11,7 @@ import types
 import numpy as np
 import pytest
 
+import models
 from pixelrnn_tf.training import config as config_lib
 from pixelrnn_tf.training import distribution, trainer as trainer_lib, workdir as workdir_lib
 
@@ -211,3 +212,12 @@ def test_an_argument_the_model_does_not_take_is_refused(npz_dataset):
     assert "num_layers" not in cfg.model_config and "output_units" not in cfg.model_config
     assert config_lib.resolve(model="pixel_cnn", dataset=npz_dataset).model_config[
         "num_layers"] == config_lib.DEFAULT_MODEL_CONFIG["num_layers"]
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_a_registry_name_run_is_small(name):
+    # `--model=<registry name>` trains a small model on the default data, not a model at the
+    # constructor's paper size (PixelSNAIL's defaults are 12 attention blocks, 46M parameters).
+    cfg = config_lib.resolve(name)
+    model = models.build(cfg.model, **cfg.model_config)
+    assert model.count_params() < 1_000_000, (cfg.model_config, model.count_params())

@@ -8,8 +8,11 @@ import models
 from models import configs as paper_configs
 from pixelrnn_tf import data
 
-# A model small enough for the offline default run (8x8 digits, ~a minute on 2 cores).
-DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128)
+# A model small enough for the offline default run (8x8 digits, ~a minute on 2 cores). A
+# registry-name run (--model=pixel_snail) takes the arguments its model has; the last four
+# shrink PixelCNN++ and PixelSNAIL, whose constructor defaults are the papers' CIFAR-10 sizes.
+DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128, num_resnet=1,
+                            num_blocks=2, value_size=32, num_mixtures=5)
 # Ships with scikit-learn, so the default run needs no network.
 DEFAULT_DATASET = "digits"
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
