@@ -103,6 +103,17 @@ def bench_sample():
             print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} "
                   f"({steps}) | no cached sampler | - | - | - |", flush=True)
             continue
+        if hasattr(model, "num_mixtures"):
+            # One full pass per pixel, the same cost for every pixel: timed on a prefix of
+            # naive_steps pixels like the naive sampler (the whole image would take hours).
+            per_pixel = tf.function(lambda a, k, s: model.cached_complete(
+                a, k, s, *(cond or [None]), num_pixels=steps))
+            _timed(per_pixel, x, known, seed)  # warm-up
+            pixel_total = _timed(per_pixel, x, known, seed) / steps * h * w
+            print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} "
+                  f"({steps}) | {pixel_total:.1f} (one pass per pixel, from {steps}) | - "
+                  f"| {naive_total / pixel_total:.1f}x | - |", flush=True)
+            continue
         cached = tf.function(lambda a, k, s: sampling.graph_complete(model, a, k, s, *cond))
         cached.get_concrete_function(x, known, seed)
         cached_s = _timed(cached, x, known, seed)

@@ -2,6 +2,7 @@
 reference PixelCNN (stock Conv2D layers whose masks are `kernel_constraint`s, as in the
 keras.io example and TFP). Run through `python -m pixelrnn_tf.bench train`."""
 
+import contextlib
 import os
 import platform
 import time
@@ -126,6 +127,21 @@ def _train_step_fn(model, call, scale, num_dims, jit):
     return tf.function(step, jit_compile=jit)
 
 
+@contextlib.contextmanager
+def _autodiff_sweep(enabled):
+    """Within: DiagonalBiLSTM layers traced use the while_loop left to autodiff instead of
+    the sweep with the hand-written gradient."""
+    from pixelrnn_tf.layers import diagonal_bilstm
+
+    fast = diagonal_bilstm.diagonal_lstm_sweep
+    if enabled:
+        diagonal_bilstm.diagonal_lstm_sweep = diagonal_bilstm.diagonal_lstm_sweep_autodiff
+    try:
+        yield
+    finally:
+        diagonal_bilstm.diagonal_lstm_sweep = fast
+
+
 def time_training(model, call, image_shape, num_levels, batch, steps, jit):
     images = tf.constant(np.random.default_rng(0).integers(
         0, num_levels, size=(batch,) + tuple(image_shape)), tf.int32)
@@ -186,14 +202,20 @@ def run(batch, steps, only, rnn_jit=True):
                       f"| {ref.count_params():,} | {ref_rate:.2f} | "
                       f"{6 * macs * batch / t / 1e9:.0f} | {600 * macs * batch / t / 1e9 / peak:.0f}"
                       f" | 1.00x |", flush=True)
-            for jit in (False, True):
-                if jit and not rnn_jit and base.model != "pixel_cnn":
-                    continue
-                t = time_training(model, model.logits, shape, cfg["num_levels"], batch, steps,
-                                  jit)
+            variants = [(False, "")]
+            if base.model == "diagonal_bilstm":
+                # Side by side: the same network with its loop left to autodiff.
+                variants.append((False, " (autodiff loop)"))
+            if rnn_jit or base.model == "pixel_cnn":
+                variants.append((True, ""))
+            for jit, label in variants:
+                with _autodiff_sweep(bool(label)):
+                    model = models.build(base.model, **cfg)
+                    t = time_training(model, model.logits, shape, cfg["num_levels"], batch,
+                                      steps, jit)
                 gflops = 6 * macs * batch / t / 1e9
                 vs = f"{batch / t / ref_rate:.2f}x" if ref_rate else "-"
-                print(f"| {name} | {shape} | {'yes' if jit else 'no'} | "
+                print(f"| {name}{label} | {shape} | {'yes' if jit else 'no'} | "
                       f"{model.count_params():,} | {batch / t:.2f} | {gflops:.0f} | "
                       f"{100 * gflops / peak:.0f} | {vs} |", flush=True)
     # The follow-up models (issue 6), at their CIFAR-10 configurations, 32x32x3, no XLA:

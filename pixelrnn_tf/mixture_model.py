@@ -93,11 +93,12 @@ class LogisticMixtureModel(AutoregressiveModel):
             params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
         return tf.gather(table, channel, axis=1)
 
-    def cached_complete(self, images, known_mask, seed, conditioning=None):
+    def cached_complete(self, images, known_mask, seed, conditioning=None, num_pixels=None):
         """Same arguments and output as `sampling.naive_complete`, with one network pass per
         PIXEL instead of per sub-pixel: the mixture parameters of pixel (i, j) do not depend
         on the pixel itself, so its C channels are drawn in turn (same Gumbel keys) from the
-        tables of one pass, each given the channels drawn before it."""
+        tables of one pass, each given the channels drawn before it.
+        num_pixels: stop after this many pixels in raster order (benchmarks time a prefix)."""
         conditioning = self.check_conditioning(conditioning)
         h, w, c = self.image_shape
         images = tf.cast(images, tf.int32)
@@ -119,7 +120,8 @@ class LogisticMixtureModel(AutoregressiveModel):
                 x = tf.tensor_scatter_nd_update(x, index, value)
             return p + 1, x
 
-        _, out = tf.while_loop(lambda p, _: p < h * w, body, (tf.constant(0), images))
+        stop = h * w if num_pixels is None else num_pixels
+        _, out = tf.while_loop(lambda p, _: p < stop, body, (tf.constant(0), images))
         return out
 
     def get_config(self):

@@ -374,6 +374,19 @@ def test_one_pass_per_pixel_sampler_equals_naive_sampler(shape, levels, override
         assert len(np.unique(got.reshape(batch, -1), axis=0)) > 1
 
 
+def test_a_prefix_of_pixels_equals_the_naive_prefix():
+    # The benchmark times num_pixels pixels: the same images as num_pixels * C naive steps.
+    shape, levels = (3, 4, 3), 4
+    model = _build(shape, levels)
+    images = tf.constant(np.random.default_rng(1).integers(0, levels, (2,) + shape), tf.int32)
+    known, seed = tf.zeros((2,) + shape[:2], tf.bool), tf.constant(5, tf.int64)
+    got = model.cached_complete(images, known, seed, num_pixels=5).numpy()
+    want = sampling.naive_complete(model, images, known, seed, num_steps=5 * 3).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got.reshape(2, -1)[:, 15:],
+                                  images.numpy().reshape(2, -1)[:, 15:])
+
+
 def test_paper_config_parameter_count(capsys):
     """Built, not trained: the count matches the architecture's formula."""
     config = configs.get("cifar10_pixel_cnn_pp")
