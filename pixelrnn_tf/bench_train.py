@@ -142,6 +142,46 @@ def _autodiff_sweep(enabled):
         diagonal_bilstm.diagonal_lstm_sweep = fast
 
 
+def _columns_by_pads(z):
+    """The skew this project used before skew_columns, kept as the benchmark's reference:
+    pads, reshapes, a stack and a transpose. (B, H, W, 2F) -> (W + H - 1, 2, B, H, F)."""
+
+    def skew(x):
+        b, h, w, c = tf.unstack(tf.shape(x))
+        x = tf.pad(x, [[0, 0], [0, 0], [0, h], [0, 0]])  # (B, H, W + H, C)
+        x = tf.reshape(x, [b, h * (w + h), c])[:, : h * (w + h - 1)]
+        return tf.reshape(x, [b, h, w + h - 1, c])
+
+    left, right = tf.split(z, 2, axis=-1)
+    return tf.transpose(tf.stack([skew(left), skew(tf.reverse(right, [2]))]), [3, 0, 1, 2, 4])
+
+
+def time_skew(batch, units, reps=5):
+    """Forward + backward of the Diagonal BiLSTM's skew at the CIFAR-10 paper size: the row
+    gather (skew_columns) and the pads / reshapes reference, in ms, side by side."""
+    from pixelrnn_tf.layers.skew import SkewIndex, skew_columns
+
+    z = tf.random.normal([batch, 32, 32, 8 * units])
+    index = SkewIndex(batch, 32, 32)
+    upstream = tf.random.normal([63, 2, batch, 32, 4 * units]) * index.valid
+
+    def timed(fn):
+        @tf.function
+        def f():
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                loss = tf.reduce_sum(fn(z) * upstream)
+            return tape.gradient(loss, z)
+
+        f().numpy()
+        start = time.perf_counter()
+        for _ in range(reps):
+            f().numpy()
+        return (time.perf_counter() - start) / reps * 1e3
+
+    return timed(lambda x: skew_columns(x, index)), timed(_columns_by_pads)
+
+
 def time_training(model, call, image_shape, num_levels, batch, steps, jit):
     images = tf.constant(np.random.default_rng(0).integers(
         0, num_levels, size=(batch,) + tuple(image_shape)), tf.int32)
@@ -184,6 +224,12 @@ def run(batch, steps, only, rnn_jit=True):
           f"256->256 maps on 32x32 (batch 16) {conv:.0f} GFLOP/s; peak = {peak:.0f}")
     print("| network | input | jit | params | images/s | GFLOP/s | % of peak | vs reference |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
+    if not only or "cifar10_diagonal_bilstm" in only:
+        gather_ms, pads_ms = time_skew(batch, configs.get("cifar10_diagonal_bilstm")
+                                       .model_config["units"])
+        print(f"# Diagonal BiLSTM skew, forward + backward, (B={batch}, 32, 32, 8h) -> columns: "
+              f"row gather {gather_ms:.0f} ms, pads / reshapes / transpose {pads_ms:.0f} ms "
+              f"({pads_ms / gather_ms:.1f}x)")
     for name in ("cifar10_pixel_cnn", "cifar10_row_lstm", "cifar10_diagonal_bilstm"):
         if only and name not in only:
             continue

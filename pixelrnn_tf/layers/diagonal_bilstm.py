@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.row_lstm import lstm_gates
-from pixelrnn_tf.layers.skew import skew, unskew
+from pixelrnn_tf.layers.skew import SkewIndex, skew_columns, unskew_columns
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -20,7 +20,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
     quadrant up and to the right, and is shifted down one row before it is added, so together
     they see every earlier pixel and no later one. The initial state is zero.
 
-    Both directions run in the same loop as one batched matmul per diagonal.
+    Both directions run in the same loop as one batched matmul per diagonal. The skew and
+    unskew are row gathers (pixelrnn_tf/layers/skew.py); outside the image the loop zeroes the
+    state, and the loop's gradient is hand-written (`diagonal_lstm_sweep`).
 
     Args:
         units: h, features of the hidden state (and per gate).
@@ -69,23 +71,17 @@ class DiagonalBiLSTM(keras.layers.Layer):
             if conditioning is None:
                 raise ValueError(f"{self.name} is conditional: call it with `conditioning`.")
             z = z + self.conditioning_conv(conditioning)
-        width = tf.shape(inputs)[2]
-        left, right = tf.split(z, 2, axis=-1)
-        # Zero padding from the skew keeps the state exactly zero left of each row's start.
-        z = tf.stack([skew(left), skew(tf.reverse(right, [2]))])  # (2, B, H, W + H - 1, 4h)
-        columns = tf.transpose(z, [3, 0, 1, 2, 4])  # (W + H - 1, 2, B, H, 4h)
+        s = tf.shape(inputs)
+        index = SkewIndex(s[0], s[1], s[2])
+        columns = skew_columns(z, index)  # (W + H - 1, 2, B, H, 4h)
         h_static, w_static = inputs.shape[1], inputs.shape[2]
         # A static trip count when known: XLA needs it to differentiate the loop.
         num_columns = (h_static + w_static - 1 if h_static is not None and w_static is not None
-                       else tf.shape(columns)[0])
+                       else index.num_columns)
         h_all = diagonal_lstm_sweep(columns, tf.convert_to_tensor(self.state_to_state_kernel),
-                                    num_columns)  # (W + H - 1, 2, B, H, h)
-        h_all = tf.transpose(h_all, [1, 2, 3, 0, 4])  # (2, B, H, W + H - 1, h)
-        left = unskew(h_all[0], width)
-        right = tf.reverse(unskew(h_all[1], width), [2])
-        # Row i of the right-to-left map saw pixels right of it in row i: use row i - 1's.
-        right = tf.pad(right, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-        return left + right
+                                    num_columns, tf.cast(index.valid, columns.dtype))
+        # Row i takes the right-to-left state of row i - 1: row i's own saw pixels right of it.
+        return unskew_columns(h_all, index, s[2])  # (B, H, W, h)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -116,13 +112,14 @@ def _state_to_state(h_prev, kernel):
     return tf.reshape(z, [2, s[1], s[2], 4 * units])
 
 
-def diagonal_lstm_sweep(columns, kernel, num_columns):
+def diagonal_lstm_sweep(columns, kernel, num_columns, valid=None):
     """Both directions' LSTMs over the skewed diagonals, with a hand-written gradient.
 
     columns: (T, 2, B, H, 4h) input-to-state pre-activations [o, f, i, g], one skewed column
     per step; kernel: (2, 2h, 4h) state-to-state kernel (rows [0, h) weigh the state above,
-    [h, 2h) the state to the left). Returns the hidden states (T, 2, B, H, h); zero initial
-    state.
+    [h, 2h) the state to the left); valid: (T, 1, 1, H, 1), 1 at pixels of the image, 0 where
+    the skewed map is outside it (the state is zeroed there, whatever the columns hold), or
+    None (all valid). Returns the hidden states (T, 2, B, H, h); zero initial state.
 
     Why not autodiff: differentiating the while_loop accumulates the kernel gradient with one
     small (2h x B*H) x (B*H x 4h) matmul per diagonal. Here the backward sweep only carries
@@ -132,6 +129,8 @@ def diagonal_lstm_sweep(columns, kernel, num_columns):
     against autodiff of the plain loop in tests/test_recurrent_layers.py.
     """
     units = kernel.shape[1] // 2
+    if valid is None:
+        valid = tf.ones_like(columns[:, :1, :1, :, :1])
 
     @tf.custom_gradient
     def sweep(columns, kernel):
@@ -148,7 +147,7 @@ def diagonal_lstm_sweep(columns, kernel, num_columns):
         def body(j, h, c, h_ta, c_ta, saved):
             o, f, i, g = tf.split(column_ta.read(j) + _state_to_state(h, kernel), 4, axis=-1)
             so, sf, si, tg = tf.sigmoid(o), tf.sigmoid(f), tf.sigmoid(i), tf.tanh(g)
-            c = sf * c + si * tg
+            c = (sf * c + si * tg) * valid[j]  # h = 0 too where c = 0
             tc = tf.tanh(c)
             h = so * tc
             saved = [t.write(j, v) for t, v in zip(saved, (so, sf, si, tg, tc))]
@@ -166,7 +165,7 @@ def diagonal_lstm_sweep(columns, kernel, num_columns):
             def back(j, dh_next, dc_next, dz_ta):
                 so, sf, si, tg, tc = (t.read(j) for t in saved)
                 dh = dh_ta.read(j) + dh_next
-                dc = dc_next + _tanh_grad(tc, dh * so)
+                dc = (dc_next + _tanh_grad(tc, dh * so)) * valid[j]
                 dz = tf.concat([_sigmoid_grad(so, dh * tc),
                                 _sigmoid_grad(sf, dc * c_ta.read(j)),
                                 _sigmoid_grad(si, dc * tg),
@@ -197,7 +196,7 @@ def diagonal_lstm_sweep(columns, kernel, num_columns):
     return sweep(columns, kernel)
 
 
-def diagonal_lstm_sweep_autodiff(columns, kernel, num_columns):
+def diagonal_lstm_sweep_autodiff(columns, kernel, num_columns, valid=None):
     """diagonal_lstm_sweep left to autodiff: the same loop and result, differentiated by TF.
 
     Kept as the reference that `python -m pixelrnn_tf.bench train` times side by side with
@@ -209,6 +208,8 @@ def diagonal_lstm_sweep_autodiff(columns, kernel, num_columns):
 
     def body(j, h, c, h_ta):
         h, c = lstm_gates(column_ta.read(j) + _state_to_state(h, kernel), c)
+        if valid is not None:
+            h, c = h * valid[j], c * valid[j]
         return j + 1, h, c, h_ta.write(j, h)
 
     _, _, _, h_ta = tf.while_loop(
