@@ -97,13 +97,17 @@ def _save(servable_class, model, path):
     with OperatorNotAllowedInGraphError, a TypeError) is traced again with it."""
     import tensorflow as tf
 
+    # The signatures are for inference. The Diagonal BiLSTM's hand-written loop gradient
+    # (a tf.custom_gradient that reads TensorArrays of its forward loop) cannot be serialized:
+    # saving it fails with "captures tensor ... dtype=variant ... not reachable from root".
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
     try:
         servable = servable_class(model, autograph=False)
-        tf.saved_model.save(servable, path, signatures=servable.signatures())
+        tf.saved_model.save(servable, path, signatures=servable.signatures(), options=options)
     except TypeError:
         shutil.rmtree(path, ignore_errors=True)
         servable = servable_class(model, autograph=True)
-        tf.saved_model.save(servable, path, signatures=servable.signatures())
+        tf.saved_model.save(servable, path, signatures=servable.signatures(), options=options)
 
 
 def _check_workdir(workdir):
