@@ -124,9 +124,10 @@ def bench_sample():
                 jit_compile=True)
             _timed(cached_xla, x, known, seed)  # compile
             xla_s = _timed(cached_xla, x, known, seed)
+        xla = (f"{xla_s:.2f} | {naive_total / cached_s:.0f}x | {naive_total / xla_s:.0f}x"
+               if FLAGS.xla else f"not run | {naive_total / cached_s:.0f}x | -")
         print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} ({steps}) "
-              f"| {cached_s:.2f} | {xla_s:.2f} | {naive_total / cached_s:.0f}x "
-              f"| {naive_total / xla_s:.0f}x |", flush=True)
+              f"| {cached_s:.2f} | {xla} |", flush=True)
 
 
 def main(argv):
