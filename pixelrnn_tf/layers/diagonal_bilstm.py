@@ -121,12 +121,13 @@ def diagonal_lstm_sweep(columns, kernel, num_columns, valid=None):
     the skewed map is outside it (the state is zeroed there, whatever the columns hold), or
     None (all valid). Returns the hidden states (T, 2, B, H, h); zero initial state.
 
-    Why not autodiff: differentiating the while_loop accumulates the kernel gradient with one
-    small (2h x B*H) x (B*H x 4h) matmul per diagonal. Here the backward sweep only carries
-    the state gradients, stores each diagonal's pre-activation gradient, and forms the kernel
-    gradient after the sweep as ONE matmul over all diagonals, which runs near the machine's
-    peak instead of at the small-matmul rate (a third of the recurrent FLOPs). Checked
-    against autodiff of the plain loop in tests/test_recurrent_layers.py.
+    Differentiating the while_loop accumulates the kernel gradient with one small
+    (2h x B*H) x (B*H x 4h) matmul per diagonal. Here the backward sweep only carries the
+    state gradients, stores each diagonal's pre-activation gradient, and forms the kernel
+    gradient after the sweep as ONE large matmul over all diagonals. In whole training steps
+    on the 2-core CPU this showed no consistent gain over `diagonal_lstm_sweep_autodiff`
+    (README "Training speed": +26% to -8% across same-run pairs, within the machine's noise).
+    Exact: checked against autodiff of a plain loop in tests/test_recurrent_layers.py.
     """
     units = kernel.shape[1] // 2
     if valid is None:
