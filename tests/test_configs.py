@@ -62,3 +62,11 @@ def test_paper_config_builds(name, capsys):
 def test_unknown_config_lists_known():
     with pytest.raises(KeyError, match="Known: mnist_diagonal_bilstm"):
         configs.get("cifar100")
+
+
+def test_the_cifar10_subset_experiments_share_one_budget():
+    # Their bits/dim are compared with each other in README: same steps, batch and schedule.
+    subset = [n for n in configs.names() if n.startswith("cifar10_subset_")]
+    assert len(subset) == 5
+    for name in subset:
+        assert configs.get(name).train == configs.SUBSET_TRAIN, name

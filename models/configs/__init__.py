@@ -29,6 +29,12 @@ PAPER_CONFIGS = (
     "imagenet64_multiscale_row_lstm",
 )
 
+# The one budget of every CIFAR-10-subset experiment (cifar10_subset_*), so that their
+# bits/dim compare with each other: 1000 steps of 16 images, Adam, warm-up, cosine, EMA.
+SUBSET_TRAIN = dict(batch_size=16, optimizer="adam", learning_rate=1e-3, lr_schedule="cosine",
+                    warmup_steps=100, ema_decay=0.999, steps=1000, checkpoint_every=100,
+                    log_every=20)
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:

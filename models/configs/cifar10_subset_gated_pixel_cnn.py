@@ -14,10 +14,10 @@ Paper result: 3.03 bits/dim on the full CIFAR-10 at paper size (not comparable).
 Ours: see README "Pretrained zoo".
 """
 
+from models.configs import SUBSET_TRAIN
+
 MODEL = "gated_pixel_cnn"
 DATASET = "cifar10"
 MODEL_CONFIG = dict(image_shape=(32, 32, 3), num_levels=256, num_layers=6, units=32,
                     output_units=128, kernel_size=5)
-TRAIN = dict(batch_size=16, optimizer="adam", learning_rate=1e-3, lr_schedule="cosine",
-             warmup_steps=100, ema_decay=0.999, steps=1000, checkpoint_every=100,
-             log_every=20)
+TRAIN = dict(SUBSET_TRAIN)

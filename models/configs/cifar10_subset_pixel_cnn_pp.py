@@ -15,10 +15,10 @@ Paper result: 2.92 bits/dim on the full CIFAR-10 at paper size (not comparable).
 Ours: see README "Pretrained zoo".
 """
 
+from models.configs import SUBSET_TRAIN
+
 MODEL = "pixel_cnn_pp"
 DATASET = "cifar10"
 MODEL_CONFIG = dict(image_shape=(32, 32, 3), num_levels=256, num_resnet=1, units=32,
                     num_mixtures=5, dropout_rate=0.0)
-TRAIN = dict(batch_size=16, optimizer="adam", learning_rate=1e-3, lr_schedule="cosine",
-             warmup_steps=100, ema_decay=0.999, steps=1000, checkpoint_every=100,
-             log_every=20)
+TRAIN = dict(SUBSET_TRAIN)
