@@ -48,6 +48,11 @@ flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
 flags.DEFINE_integer("log_every", None, "Progress/TensorBoard every N steps (default 20).")
 flags.DEFINE_integer("num_samples", None, "Samples in the final PNG grid (default 16).")
 flags.DEFINE_integer("max_eval_examples", None, "Evaluate on the first N test images only.")
+flags.DEFINE_string("eval_split", None, "Split of the --eval_every evaluations and of "
+                    "eval_log.jsonl (default: the test split; e.g. validation).")
+flags.DEFINE_integer("keep_checkpoints", None, "Checkpoints to keep (default 3).")
+flags.DEFINE_float("max_seconds", None, "Wall-time budget of this call: checkpoint and stop "
+                   "when it is spent (re-run to resume); no final evaluation then.")
 
 
 def main(argv):
@@ -58,7 +63,7 @@ def main(argv):
                  "learning_rate", "optimizer", "lr_schedule", "warmup_steps", "ema_decay",
                  "strategy", "seed", "eval_every",
                  "checkpoint_every", "jit_compile", "log_every", "num_samples",
-                 "max_eval_examples")
+                 "max_eval_examples", "eval_split", "keep_checkpoints")
     config = config_lib.resolve(
         FLAGS.model, FLAGS.dataset,
         overrides=dict(num_layers=FLAGS.num_layers, units=FLAGS.units,
@@ -66,7 +71,9 @@ def main(argv):
         **{name: FLAGS[name].value for name in run_flags})
     workdir = config.workdir or config_lib.default_workdir(config)
     config.workdir = workdir
-    trainer.run(config, workdir)
+    if FLAGS.max_seconds is not None and FLAGS.max_seconds <= 0:
+        raise app.UsageError(f"--max_seconds must be > 0, got {FLAGS.max_seconds}.")
+    trainer.run(config, workdir, max_seconds=FLAGS.max_seconds)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ EXPECTED = {
     "imagenet32_row_lstm": ("row_lstm", (32, 32, 3), 256, 12, 384, 1024),
     "imagenet64_row_lstm": ("row_lstm", (64, 64, 3), 256, 4, 512, 1024),
     "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
+    "campaign_mnist_pixel_cnn": ("pixel_cnn", (28, 28, 1), 2, 7, 16, 32),
+    "campaign_mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
+    "campaign_mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
+    "campaign_mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
+    "campaign_mnist_gated_pixel_cnn": ("gated_pixel_cnn", (28, 28, 1), 2, 12, 24, 64),
 }
 
 # The attributes of the last columns: (layers, units, output maps), except for PixelCNN++
@@ -70,3 +75,12 @@ def test_the_cifar10_subset_experiments_share_one_budget():
     assert len(subset) == 5
     for name in subset:
         assert configs.get(name).train == configs.SUBSET_TRAIN, name
+
+
+def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
+    campaign = [n for n in configs.names() if n.startswith("campaign_")]
+    assert len(campaign) == 5
+    for name in campaign:
+        train = configs.get(name).train
+        assert train == configs.CAMPAIGN_TRAIN, name
+        assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1

@@ -27,7 +27,23 @@ PAPER_CONFIGS = (
     "imagenet32_row_lstm",
     "imagenet64_row_lstm",
     "imagenet64_multiscale_row_lstm",
+    # The resumable binarized-MNIST training campaign (python -m pixelrnn_tf.campaign).
+    "campaign_mnist_pixel_cnn",
+    "campaign_mnist_row_lstm",
+    "campaign_mnist_diagonal_bilstm",
+    "campaign_mnist_multiscale_row_lstm",
+    "campaign_mnist_gated_pixel_cnn",
 )
+
+# The campaign's open-ended schedule: constant learning rate after a warm-up, and a moving
+# average of the weights (time constant 2000 steps, ~1.3 epochs), so that a run stopped after
+# any session is already a good model (a cosine schedule is good only at its last step).
+# One epoch of binarized MNIST is 50,000 / 32 = 1563 steps: validation NLL every epoch.
+# `epochs` is a ceiling, not the plan: the campaign's wall-time budget stops each session.
+CAMPAIGN_TRAIN = dict(batch_size=32, optimizer="adam", learning_rate=1e-3,
+                      lr_schedule="constant", warmup_steps=500, ema_decay=0.9995, epochs=300,
+                      checkpoint_every=500, eval_every=1563, eval_split="validation",
+                      keep_checkpoints=1, log_every=100)
 
 # The one budget of every CIFAR-10-subset experiment (cifar10_subset_*), so that their
 # bits/dim compare with each other: 1000 steps of 16 images, Adam, warm-up, cosine, EMA.

@@ -51,6 +51,11 @@ class TrainConfig:
     num_samples: int = 16
     log_every: int = 20
     max_eval_examples: int = None
+    # The split of the periodic evaluations (--eval_every) and of eval_log.jsonl; None: the
+    # test split. Long runs select on "validation" and touch the test split once at the end.
+    eval_split: str = None
+    # Checkpoints the CheckpointManager keeps (the campaign commits its workdirs: 1).
+    keep_checkpoints: int = 3
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -133,6 +138,8 @@ def validate(config):
         raise ValueError(f"ema_decay must be 0 (off) or in (0, 1), got {config.ema_decay}.")
     if config.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {config.batch_size}.")
+    if config.keep_checkpoints < 1:
+        raise ValueError(f"keep_checkpoints must be >= 1, got {config.keep_checkpoints}.")
     if config.learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}.")
 

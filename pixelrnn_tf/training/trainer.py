@@ -148,7 +148,8 @@ class Trainer:
         task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
         own_dir = self.chief_dir if self.is_chief else os.path.join(
             workdir, ".workers", f"{task.get('type')}{task.get('index')}", "checkpoints")
-        self.manager = tf.train.CheckpointManager(self.checkpoint, own_dir, max_to_keep=3)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, own_dir,
+                                                  max_to_keep=config.keep_checkpoints)
         self._step_fn = None
 
     def restore(self, inference=False):
@@ -219,10 +220,13 @@ def _log(message):
     print(message, flush=True)
 
 
-def run(config, workdir):
+def run(config, workdir, max_seconds=None):
     """Train (or resume) in `workdir`; then evaluate on the test split and write samples.
 
     With several workers only the chief writes the workdir's files, evaluates and samples.
+    `max_seconds`: a wall-time budget for this call's training loop; when it is spent the run
+    checkpoints and returns {"step": ..., "stopped": "max_seconds"} without the final
+    evaluation, so a later call resumes exactly where it stopped.
     """
     if _is_chief_task():
         workdir_lib.claim(workdir, config)
@@ -236,6 +240,17 @@ def run(config, workdir):
         train_labels = data.load_labels(config.dataset, "train", config.data_dir)
         test_labels = data.load_labels(config.dataset, test_split, config.data_dir,
                                        max_examples=config.max_eval_examples)
+    eval_split = config.eval_split or test_split
+    if eval_split not in spec.splits:
+        raise ValueError(f"Dataset {config.dataset!r} has no split {eval_split!r} "
+                         f"(--eval_split); splits: {', '.join(spec.splits)}.")
+    eval_images, eval_labels = test_images, test_labels
+    if config.eval_every and eval_split != test_split:
+        eval_images = data.load_split(config.dataset, eval_split, config.data_dir,
+                                      config.image_size, max_examples=config.max_eval_examples)
+        if test_labels is not None:
+            eval_labels = data.load_labels(config.dataset, eval_split, config.data_dir,
+                                           max_examples=config.max_eval_examples)
     num_steps = total_steps(config, len(train_images))
     trainer = Trainer(config, workdir, num_steps)
     restored = trainer.restore()
@@ -255,6 +270,10 @@ def run(config, workdir):
     clock = _TrainClock(workdir if trainer.is_chief else None)
     num_dims = int(np.prod(spec.image_shape))
     step = start
+    since_eval = []  # training losses since the last periodic evaluation
+    loop_start = time.time()
+    stopped = None
+    terminate = _TerminationRequest()
     while step < num_steps:
         nats = trainer.train_step(next(batches))
         step += 1
@@ -264,6 +283,7 @@ def run(config, workdir):
                 f"({trainer.manager.latest_checkpoint or 'none'}) is kept and was not "
                 "overwritten.")
         trainer.step.assign(step)
+        since_eval.append(nats)
         bpd = nats / (num_dims * math.log(2.0))
         loss_log.write(json.dumps({"step": step, "nll_nats": nats}) + "\n")
         if step % config.log_every == 0 or step == num_steps:
@@ -279,12 +299,31 @@ def run(config, workdir):
             clock.save()
         if config.eval_every and step % config.eval_every == 0 and step < num_steps:
             with trainer.evaluation_weights():
-                metrics = evaluate(trainer.model, test_images, labels=test_labels)
-            _write_eval(writers["eval"], step, metrics, test_split)
+                metrics = evaluate(trainer.model, eval_images, labels=eval_labels)
+            _write_eval(writers["eval"], step, metrics, eval_split)
+            if trainer.is_chief:
+                _append_eval_log(workdir, step, step * config.batch_size / len(train_images),
+                                 eval_split, metrics, since_eval, clock.total())
+            since_eval = []
+        if max_seconds is not None and time.time() - loop_start >= max_seconds \
+                and step < num_steps:
+            stopped = "max_seconds"
+            break
+        if terminate.requested and step < num_steps:
+            stopped = "SIGTERM"
+            break
+    terminate.restore()
     loss_log.close()
     if step > start:
         trainer.save()
         clock.save()
+    if stopped:
+        progress.stream.write("\n")
+        reason = (f"wall-time budget of {max_seconds:.0f} s spent" if stopped == "max_seconds"
+                  else "SIGTERM received")
+        _log(f"{reason}: stopped at step {step}/{num_steps}, checkpoint "
+             f"{trainer.manager.latest_checkpoint}; re-run to resume.")
+        return {"step": step, "stopped": stopped}
     if not trainer.is_chief:
         return {"step": step}
     if trainer.weight_average:
@@ -314,6 +353,31 @@ def run(config, workdir):
          f"{metrics['nll_nats']:.3f} nats/image, {metrics['bits_per_dim']:.4f} bits/dim")
     _log(f"samples: {os.path.abspath(path)}")
     return metrics
+
+
+class _TerminationRequest:
+    """SIGTERM during training: finish the current step, checkpoint, return (instead of dying
+    and losing the steps since the last checkpoint). Only in the main thread, where Python can
+    install signal handlers."""
+
+    def __init__(self):
+        import signal
+        import threading
+
+        self.requested = False
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def restore(self):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+            self._old = None
 
 
 class _TrainClock:
@@ -354,6 +418,17 @@ def _is_chief_task():
     if task.get("type") == "chief" or not task:
         return True
     return "chief" not in cluster and task.get("type") == "worker" and int(task["index"]) == 0
+
+
+def _append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds):
+    """One line per periodic evaluation in eval_log.jsonl: the learning curve of the run
+    (and the mean training loss since the previous evaluation)."""
+    record = dict(step=step, epoch=round(epoch, 4), split=split, nll_nats=metrics["nll_nats"],
+                  bits_per_dim=metrics["bits_per_dim"], num_images=metrics["num_images"],
+                  train_nll_nats=float(np.mean(train_losses)) if train_losses else None,
+                  train_seconds=round(seconds, 1))
+    with open(os.path.join(workdir, "eval_log.jsonl"), "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def _write_eval(writer, step, metrics, split, log=True):

@@ -1,0 +1,23 @@
+"""Campaign run: binarized MNIST, Gated PixelCNN (12 layers, 24 units, 5x5), trained long.
+
+The follow-up model of the campaign (issue 17, README "Training campaign"): the goal is to
+beat the paper's best binarized-MNIST result (Diagonal BiLSTM, 79.20 nats) with a model that
+trains at ~55 images/s on 2 CPU cores (~270k parameters). Same open-ended schedule as the
+other campaign runs (CAMPAIGN_TRAIN); its committed workdir is
+`models/campaign/campaign_mnist_gated_pixel_cnn/`.
+Command (every campaign run at once, resuming from the committed checkpoints):
+    nice -n 19 python -m pixelrnn_tf.campaign --hours=2
+or this run alone:
+    python -m pixelrnn_tf.train --model=campaign_mnist_gated_pixel_cnn --data_dir=/tmp/tfds \
+        --workdir=models/campaign/campaign_mnist_gated_pixel_cnn --max_seconds=3600
+Paper result: none for the Gated PixelCNN on binarized MNIST. Goal: < 79.20 nats.
+Ours: README "Training campaign".
+"""
+
+from models.configs import CAMPAIGN_TRAIN
+
+MODEL = "gated_pixel_cnn"
+DATASET = "binarized_mnist"
+MODEL_CONFIG = dict(image_shape=(28, 28, 1), num_levels=2, num_layers=12, units=24,
+                    output_units=64, kernel_size=5)
+TRAIN = dict(CAMPAIGN_TRAIN)

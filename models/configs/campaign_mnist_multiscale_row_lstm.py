@@ -1,0 +1,20 @@
+"""Campaign run: binarized MNIST, Multi-Scale Row LSTM PixelRNN, the architecture of `mnist_multiscale_row_lstm`, trained long.
+
+The resumable background campaign (issue 17, README "Training campaign"): the network of
+`models/configs/mnist_multiscale_row_lstm.py` with the campaign's open-ended schedule (CAMPAIGN_TRAIN: constant
+learning rate with a weight average, selected on the validation split once per epoch), so that
+stopping after any session still leaves a good model. Its workdir, committed, is
+`models/campaign/campaign_mnist_multiscale_row_lstm/`.
+Command (every campaign run at once, resuming from the committed checkpoints):
+    nice -n 19 python -m pixelrnn_tf.campaign --hours=2
+or this run alone, as any config:
+    python -m pixelrnn_tf.train --model=campaign_mnist_multiscale_row_lstm --data_dir=/tmp/tfds \
+        --workdir=models/campaign/campaign_mnist_multiscale_row_lstm --max_seconds=3600
+Paper result: none on MNIST. Goal: below the campaign's Row LSTM.
+Ours: README "Training campaign" (epochs reached and validation NLL per session).
+"""
+
+from models.configs import CAMPAIGN_TRAIN
+from models.configs.mnist_multiscale_row_lstm import DATASET, MODEL, MODEL_CONFIG  # noqa: F401
+
+TRAIN = dict(CAMPAIGN_TRAIN)

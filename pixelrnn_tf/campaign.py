@@ -1,0 +1,214 @@
+"""The resumable background training campaign: `python -m pixelrnn_tf.campaign --hours=2`.
+
+Resumes every campaign run (the `campaign_*` experiment configs) from its committed workdir
+`models/campaign/<run>/`, trains all of them at once, each in its own process, for a wall-time
+budget, and leaves their checkpoints (one per run) behind to be committed. Re-running continues
+exactly (the trainer's resume is exact: data order and optimizer state come from the
+checkpoint). Meant to run at the lowest priority while the machine does other work:
+
+    echo 0 > /proc/sys/kernel/sched_autogroup_enabled   # so that nice works between jobs
+    nice -n 19 python -m pixelrnn_tf.campaign --hours=2.5 &
+
+SIGTERM (or SIGINT) makes every run checkpoint at its next step and stop; SIGSTOP / SIGCONT to
+the process group pause and resume it (e.g. around a benchmark). `--report` prints the table
+of epochs and validation NLLs; `--plot=PATH` draws the learning curves from the committed
+`eval_log.jsonl` files.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CAMPAIGN_DIR = os.path.join(REPO, "models", "campaign")
+DEFAULT_SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
+PREFIX = "campaign_"
+
+FLAGS = flags.FLAGS
+flags.DEFINE_float("hours", 2.0, "Wall-time budget of this session's training, per run.")
+flags.DEFINE_list("runs", None, "Campaign runs to train (default: all campaign_* configs).")
+flags.DEFINE_string("campaign_dir", CAMPAIGN_DIR, "Folder of the runs' workdirs.")
+flags.DEFINE_string("data_dir", "/tmp/tfds", "TFDS data dir (prepared from --shared_data if "
+                    "binarized_mnist is not there yet).")
+flags.DEFINE_string("shared_data", DEFAULT_SHARED, "The project's shared/data folder.")
+flags.DEFINE_integer("threads", None, "TF intra-op threads per run (default: 1 when several "
+                     "runs share the CPU, else TF's default).")
+flags.DEFINE_bool("report", False, "Print the table of the runs' progress and exit.")
+flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit.")
+
+
+def run_names():
+    from models import configs
+
+    return [n for n in configs.names() if n.startswith(PREFIX)]
+
+
+def read_eval_log(workdir):
+    """The learning curve of a run: its eval_log.jsonl records, oldest first ([] if none)."""
+    path = os.path.join(workdir, "eval_log.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def summary(campaign_dir, names):
+    """One dict per run: steps and epochs done, CPU-wall hours, last and best validation NLL."""
+    rows = []
+    for name in names:
+        workdir = os.path.join(campaign_dir, name)
+        log = read_eval_log(workdir)
+        seconds = 0.0
+        time_path = os.path.join(workdir, "train_time.json")
+        if os.path.exists(time_path):
+            with open(time_path) as f:
+                seconds = float(json.load(f)["seconds"])
+        best = min(log, key=lambda r: r["nll_nats"]) if log else None
+        rows.append(dict(run=name, step=log[-1]["step"] if log else 0,
+                         epoch=log[-1]["epoch"] if log else 0.0, hours=seconds / 3600,
+                         last_nll=log[-1]["nll_nats"] if log else None,
+                         best_nll=best["nll_nats"] if best else None,
+                         best_epoch=best["epoch"] if best else None))
+    return rows
+
+
+def format_summary(rows):
+    lines = ["| run | epochs (evaluated) | wall hours | validation NLL, last | best (epoch) |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        last = "-" if r["last_nll"] is None else f"{r['last_nll']:.3f}"
+        best = "-" if r["best_nll"] is None else f"{r['best_nll']:.3f} ({r['best_epoch']:.1f})"
+        lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {last} | {best} |")
+    return "\n".join(lines)
+
+
+def plot_curves(campaign_dir, names, path, goals=None):
+    """Validation NLL (and the mean training NLL between evaluations) against epochs, one
+    line per run, from the committed eval_log.jsonl files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    drawn = 0
+    for name in names:
+        log = read_eval_log(os.path.join(campaign_dir, name))
+        if not log:
+            continue
+        epochs = [r["epoch"] for r in log]
+        line, = ax.plot(epochs, [r["nll_nats"] for r in log], marker="o", markersize=3,
+                        label=f"{name[len(PREFIX):]} (validation)")
+        train = [(r["epoch"], r["train_nll_nats"]) for r in log if r.get("train_nll_nats")]
+        if train:
+            ax.plot(*zip(*train), linestyle=":", color=line.get_color())
+        drawn += 1
+    for label, value in (goals or {}).items():
+        ax.axhline(value, color="grey", linewidth=0.6, linestyle="--")
+        ax.annotate(label, (0, value), fontsize=7, color="grey", va="bottom")
+    ax.set_xlabel("epochs (50,000 images)")
+    ax.set_ylabel("NLL, nats per image")
+    ax.set_title("Binarized MNIST campaign (dotted: mean training NLL since last evaluation)")
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(fontsize=8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return drawn
+
+
+# Table 4 of the paper, drawn as reference lines.
+PAPER_GOALS = {"PixelCNN 81.30": 81.30, "Row LSTM 80.54": 80.54,
+               "Diagonal BiLSTM 79.20": 79.20}
+
+
+def ensure_data(data_dir, shared_data):
+    """Prepare binarized_mnist in `data_dir` from the project's shared/data once."""
+    from pixelrnn_tf import data
+
+    if not os.path.isdir(os.path.join(data_dir, "binarized_mnist")):
+        if not os.path.isdir(shared_data):
+            raise app.UsageError(f"{data_dir} has no binarized_mnist and --shared_data "
+                                 f"{shared_data} does not exist.")
+        data.prepare_offline_tfds(shared_data, data_dir)
+    # Prepare the TFDS folder in this process, so the runs do not race to build it.
+    data.load_split("binarized_mnist", "validation", data_dir, max_examples=1)
+
+
+def train_all(names, campaign_dir, data_dir, seconds, threads=None, stream=sys.stdout):
+    """Train every run at once in its own process for `seconds` of wall time; return the
+    exit codes. SIGTERM/SIGINT to this process is passed on (each run checkpoints, stops)."""
+    env = dict(os.environ)
+    threads = threads or (1 if len(names) > 1 else None)
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+    procs = {}
+    for name in names:
+        workdir = os.path.join(campaign_dir, name)
+        os.makedirs(workdir, exist_ok=True)
+        log = open(os.path.join(workdir, "campaign.log"), "a")
+        cmd = [sys.executable, "-m", "pixelrnn_tf.train", f"--model={name}",
+               f"--workdir={workdir}", f"--data_dir={data_dir}", f"--max_seconds={seconds}"]
+        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
+        log.flush()
+        procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       cwd=REPO)
+        print(f"started {name} (pid {procs[name].pid}), log {log.name}", file=stream, flush=True)
+
+    def forward(signum, frame):
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        codes = {}
+        for name, p in procs.items():
+            while True:
+                try:
+                    codes[name] = p.wait()
+                    break
+                except KeyboardInterrupt:  # handled by forward(); keep waiting
+                    continue
+            print(f"{name} exited with {codes[name]}", file=stream, flush=True)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return codes
+
+
+def main(argv):
+    del argv
+    names = run_names()
+    if FLAGS.runs:
+        unknown = sorted(set(FLAGS.runs) - set(names))
+        if unknown:
+            raise app.UsageError(f"Unknown campaign run(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(names)}.")
+        names = [n for n in names if n in FLAGS.runs]
+    if FLAGS.plot:
+        drawn = plot_curves(FLAGS.campaign_dir, names, FLAGS.plot, PAPER_GOALS)
+        print(f"{drawn} learning curve(s): {os.path.abspath(FLAGS.plot)}")
+        return
+    if not FLAGS.report:
+        if FLAGS.hours <= 0:
+            raise app.UsageError(f"--hours must be > 0, got {FLAGS.hours}.")
+        ensure_data(FLAGS.data_dir, FLAGS.shared_data)
+        codes = train_all(names, FLAGS.campaign_dir, FLAGS.data_dir, FLAGS.hours * 3600,
+                          FLAGS.threads)
+        failed = [n for n, c in codes.items() if c]
+        if failed:
+            print(f"failed: {', '.join(failed)} (see their campaign.log)", flush=True)
+    print(format_summary(summary(FLAGS.campaign_dir, names)), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
