@@ -21,6 +21,8 @@ import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import models  # noqa: E402,F401  (fills the library's registry with the zoo)
+
 METADATA_FILE = os.path.join("assets.extra", "model.json")
 
 

@@ -19,6 +19,8 @@ import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import models  # noqa: E402,F401  (fills the library's registry with the zoo)
+
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models",
                        "pretrained")
 CHECK_IMAGES = 500

@@ -45,6 +45,7 @@ def load_image(path, image_shape, num_levels):
 
 def main(argv):
     del argv
+    import models  # noqa: F401  (an entry module fills the library's registry with the zoo)
     import numpy as np
 
     from pixelrnn_tf import data, sampling

@@ -19,6 +19,7 @@ flags.DEFINE_integer("max_examples", None, "Evaluate the first N images only (de
 
 def main(argv):
     del argv
+    import models  # noqa: F401  (an entry module fills the library's registry with the zoo)
     import json
 
     from pixelrnn_tf import data

@@ -19,6 +19,7 @@ flags.DEFINE_list("labels", None, "Class-conditional models: one label per sampl
 
 def main(argv):
     del argv
+    import models  # noqa: F401  (an entry module fills the library's registry with the zoo)
     import json
 
     import numpy as np

@@ -57,6 +57,7 @@ flags.DEFINE_float("max_seconds", None, "Wall-time budget of this call: checkpoi
 
 def main(argv):
     del argv
+    import models  # noqa: F401  (an entry module fills the library's registry with the zoo)
     from pixelrnn_tf.training import config as config_lib, trainer
 
     run_flags = ("data_dir", "image_size", "workdir", "batch_size", "steps", "epochs",

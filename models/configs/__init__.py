@@ -5,8 +5,8 @@ arguments) and TRAIN (training hyperparameters); its docstring gives the command
 paper's result.
 """
 
-import importlib
-from dataclasses import dataclass, field
+from pixelrnn_tf import experiments
+from pixelrnn_tf.experiments import ExperimentConfig, get, names  # noqa: F401
 
 PAPER_CONFIGS = (
     "mnist_diagonal_bilstm",
@@ -52,27 +52,8 @@ SUBSET_TRAIN = dict(batch_size=16, optimizer="adam", learning_rate=1e-3, lr_sche
                     log_every=20)
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
-    name: str
-    model: str
-    dataset: str
-    model_config: dict
-    train: dict = field(default_factory=dict)
-    doc: str = ""
-
-
-def names():
-    return list(PAPER_CONFIGS)
-
-
-def get(name):
-    """The ExperimentConfig of a paper experiment, e.g. get("cifar10_row_lstm")."""
-    if name not in PAPER_CONFIGS:
-        raise KeyError(f"Unknown paper config {name!r}. Known: {', '.join(PAPER_CONFIGS)}.")
-    module = importlib.import_module(f"models.configs.{name}")
-    return ExperimentConfig(name, module.MODEL, module.DATASET, dict(module.MODEL_CONFIG),
-                            dict(getattr(module, "TRAIN", {})), module.__doc__ or "")
+for _name in PAPER_CONFIGS:
+    experiments.register(_name, f"models.configs.{_name}")
 
 
 def build(name):

@@ -5,7 +5,7 @@ beat the paper's best binarized-MNIST result (Diagonal BiLSTM, 79.20 nats) with 
 trains at ~55 images/s on 2 CPU cores (~270k parameters). Same open-ended schedule as the
 other campaign runs (CAMPAIGN_TRAIN); its committed workdir is
 `models/campaign/campaign_mnist_gated_pixel_cnn/`.
-Command (every campaign run at once, resuming from the committed checkpoints):
+Command: (every campaign run at once, resuming from the committed checkpoints)
     nice -n 19 python -m pixelrnn_tf.campaign --hours=2
 or this run alone:
     python -m pixelrnn_tf.train --model=campaign_mnist_gated_pixel_cnn --data_dir=/tmp/tfds \

@@ -5,7 +5,7 @@ The resumable background campaign (issue 17, README "Training campaign"): the ne
 learning rate with a weight average, selected on the validation split once per epoch), so that
 stopping after any session still leaves a good model. Its workdir, committed, is
 `models/campaign/campaign_mnist_pixel_cnn/`.
-Command (every campaign run at once, resuming from the committed checkpoints):
+Command: (every campaign run at once, resuming from the committed checkpoints)
     nice -n 19 python -m pixelrnn_tf.campaign --hours=2
 or this run alone, as any config:
     python -m pixelrnn_tf.train --model=campaign_mnist_pixel_cnn --data_dir=/tmp/tfds \

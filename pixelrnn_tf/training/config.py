@@ -4,9 +4,7 @@ import dataclasses
 import json
 import os
 
-import models
-from models import configs as paper_configs
-from pixelrnn_tf import data
+from pixelrnn_tf import data, experiments, registry
 
 # A model small enough for the offline default run (8x8 digits, ~a minute on 2 cores). A
 # registry-name run (--model=pixel_snail) takes the arguments its model has; the last four
@@ -69,8 +67,8 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     paper_shape = None
-    if model in paper_configs.names():
-        experiment = paper_configs.get(model)
+    if model in experiments.names():
+        experiment = experiments.get(model)
         model_name, model_config = experiment.model, dict(experiment.model_config)
         paper_shape = tuple(model_config["image_shape"])
         dataset = dataset or experiment.dataset
@@ -79,9 +77,9 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
                 kwargs[key] = value
     else:
         try:
-            models.get(model)
+            registry.get(model)
         except KeyError as e:
-            raise ValueError(f"{e.args[0]} Paper configs: {', '.join(paper_configs.names())}.")
+            raise ValueError(f"{e.args[0]} Paper configs: {', '.join(experiments.names())}.")
         model_name = model
         # The small default size, for the arguments this model takes (PixelCNN++ has
         # num_resnet, not num_layers, and keeps its own defaults for the rest).
@@ -101,7 +99,7 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     if "num_classes" in overrides:
         import inspect
 
-        if "num_classes" not in inspect.signature(models.get(model_name).__init__).parameters:
+        if "num_classes" not in inspect.signature(registry.get(model_name).__init__).parameters:
             raise ValueError(f"Model {model_name!r} is not class-conditional; --num_classes "
                              "applies to conditional models (gated_pixel_cnn).")
     if num_classes and num_classes != spec.num_classes:
@@ -119,7 +117,7 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
 def _constructor_arguments(model_name):
     import inspect
 
-    params = inspect.signature(models.get(model_name).__init__).parameters
+    params = inspect.signature(registry.get(model_name).__init__).parameters
     return {k for k, p in params.items() if k != "self" and p.kind not in (p.VAR_KEYWORD,
                                                                           p.VAR_POSITIONAL)}
 

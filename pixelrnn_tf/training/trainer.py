@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import models
-from pixelrnn_tf import data, likelihood, sampling
+from pixelrnn_tf import data, likelihood, registry, sampling
 from pixelrnn_tf.training import distribution, workdir as workdir_lib
 from pixelrnn_tf.training.weight_average import WeightAverage
 
@@ -71,7 +70,7 @@ def make_optimizer(name, learning_rate):
 
 def build_model(config):
     keras.utils.set_random_seed(config.seed)
-    return models.build(config.model, **config.model_config)
+    return registry.build(config.model, **config.model_config)
 
 
 def evaluate(model, images, batch_size=64, labels=None):
