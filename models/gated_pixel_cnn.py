@@ -4,10 +4,10 @@ import keras
 import tensorflow as tf
 
 from models import registry
-from pixelrnn_tf import gated_cached_sampling
 from pixelrnn_tf.autoregressive_model import AutoregressiveModel
-from pixelrnn_tf.layers.gated_pixel_cnn_layer import GatedPixelCNNLayer
+from pixelrnn_tf.layers.gated_pixel_cnn_layer import GatedPixelCNNLayer, group_bounds
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.sampling.driver import raster_pixels
 
 
 @registry.register("gated_pixel_cnn")
@@ -62,11 +62,10 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.reshape(y, [shape[0], shape[1], shape[2], self.image_shape[-1],
                               self.num_levels])
 
-    def cached_complete(self, images, known_mask, seed, conditioning=None):
-        """Same arguments and output as `sampling.naive_complete`, one row of the vertical
-        stack per row and one pixel of the horizontal stack per channel."""
-        return gated_cached_sampling.cached_complete(self, images, known_mask, seed,
-                                                     conditioning)
+    def sampling_stages(self, conditioning=None):
+        """One row of the vertical stack per row, one pixel of the horizontal stack per
+        channel, each layer's one-position step from GatedPixelCNNLayer.step_weights."""
+        return [GatedStage(self, conditioning)]
 
     def get_config(self):
         config = super().get_config()
@@ -74,3 +73,97 @@ class GatedPixelCNN(AutoregressiveModel):
                       output_units=self.output_units, kernel_size=self.kernel_size,
                       num_classes=self.num_classes, conditioning_dim=self.conditioning_dim)
         return config
+
+
+class GatedStage:
+    """The sampling stage of a GatedPixelCNN (contract: `pixelrnn_tf.sampling.driver`).
+
+    State: per layer, the window of its last k//2 vertical input rows (B, k//2, W + 2 (k//2),
+    Fv), the links of the row above into the horizontal stack (B, W, 2h), and the window of
+    its horizontal input at the k//2 pixels to the left (B, k//2, Fh).
+    """
+
+    def __init__(self, model, conditioning):
+        self.model = model
+        dtype = model.compute_dtype
+        vector = None if conditioning is None else model.embed(conditioning)  # (B, D)
+        self.layers = [layer.step_weights(vector, dtype) for layer in model.gated_layers]
+        h, w, c = model.image_shape
+        self.pixels = raster_pixels(h, w)
+        self.half = model.kernel_size // 2
+        self.in_features = [c] + [model.units] * (model.num_layers - 1)
+        self.out_1 = tf.cast(model.output_conv_1.masked_kernel()[0, 0], dtype)  # (h, O)
+        self.out_2 = tf.cast(model.output_conv_2.masked_kernel()[0, 0], dtype)  # (O, C L)
+        self.bias_1 = tf.cast(model.output_conv_1.bias, dtype)
+        self.bias_2 = tf.cast(model.output_conv_2.bias, dtype)
+        self.out_groups = group_bounds(model.output_units, c)
+
+    def _zero_h_windows(self, batch):
+        return [tf.zeros([batch, self.half, f], self.model.compute_dtype)
+                for f in self.in_features]
+
+    def initial_state(self, images, known_mask):
+        batch, w, dtype = tf.shape(images)[0], self.model.image_shape[1], self.model.compute_dtype
+        v_windows = [tf.zeros([batch, self.half, w + 2 * self.half, f], dtype)
+                     for f in self.in_features]
+        links = [tf.zeros([batch, w, 2 * self.model.units], dtype) for _ in self.layers]
+        return v_windows, links, self._zero_h_windows(batch)
+
+    def _vertical(self, images, row, v_windows):
+        """The vertical stack on completed row `row`, for the row below it."""
+        half = self.half
+        x = self.model.scale(images[:, row])  # (B, W, C)
+        new_windows, links = [], []
+        for step, vw in zip(self.layers, v_windows):
+            window = tf.concat([vw, tf.pad(x, [[0, 0], [half, half], [0, 0]])[:, None]], 1)
+            link, x = step.vertical_row(window)  # (B, W, 2h), (B, W, h)
+            links.append(link)
+            new_windows.append(window[:, 1:])
+        return new_windows, links
+
+    # Python loops over layers and channel groups build per-group lists of tensors: autograph
+    # must not turn them into graph loops (the served signatures are traced with autograph on).
+    @tf.autograph.experimental.do_not_convert
+    def begin_pixel(self, state, images, t, i, j):
+        v_windows, links, h_windows = state
+
+        def new_row():
+            vw, lk = tf.cond(i > 0, lambda: self._vertical(images, i - 1, v_windows),
+                             lambda: (v_windows, links))
+            return vw, lk, self._zero_h_windows(tf.shape(images)[0])
+
+        v_windows, links, h_windows = tf.cond(j == 0, new_row,
+                                              lambda: (v_windows, links, h_windows))
+        base = [step.pixel_base(link[:, j], hw)
+                for step, link, hw in zip(self.layers, links, h_windows)]  # (B, 2h) each
+        pieces, gated, hidden = [[] for _ in self.layers], [[] for _ in self.layers], []
+        return (v_windows, links, h_windows), (base, pieces, gated, hidden)
+
+    @tf.autograph.experimental.do_not_convert
+    def channel_logits(self, pixel_state, images, i, j, ch):
+        """Logits (B, L) of channel `ch`: group `ch` of every layer, given the groups < ch
+        computed in the passes of the earlier channels (kept in `pixel_state`)."""
+        base, pieces, gated, hidden = pixel_state
+        levels = self.model.num_levels
+        x = self.model.scale(images[:, i, j])  # (B, C); channels >= ch are never read
+        for n, step in enumerate(self.layers):
+            pieces[n].append(step.channel_group(base[n], x, ch, gated[n]))  # (B, n_ch)
+            x = tf.concat(pieces[n], -1)  # (B, hi): groups <= ch of the next input
+        lo, hi = self.out_groups[ch]
+        # Its width from the group bounds, not x.shape: served signatures take conditioning
+        # of unknown rank, which leaves the static shapes here unknown.
+        seen = self.layers[-1].gate_groups[ch][1]
+        hidden.append(tf.nn.relu(tf.matmul(tf.nn.relu(x), self.out_1[:seen, lo:hi]) +
+                                 self.bias_1[lo:hi]))
+        logits = tf.matmul(tf.concat(hidden, -1), self.out_2[:hi, ch * levels:(ch + 1) * levels])
+        return logits + self.bias_2[ch * levels:(ch + 1) * levels], pixel_state
+
+    @tf.autograph.experimental.do_not_convert
+    def end_pixel(self, state, pixel_state, images, t, i, j):
+        v_windows, links, h_windows = state
+        _, pieces, _, _ = pixel_state
+        # Each layer's horizontal input at the pixel: the image, then the layers below.
+        centres = [self.model.scale(images[:, i, j])] + [tf.concat(p, -1) for p in pieces[:-1]]
+        h_windows = [tf.ensure_shape(tf.concat([hw[:, 1:], x[:, None]], 1), hw.shape)
+                     for hw, x in zip(h_windows, centres)]  # (B, k//2, F) each
+        return v_windows, links, h_windows

@@ -18,6 +18,7 @@ from models import registry
 from pixelrnn_tf.autoregressive_model import AutoregressiveModel
 from pixelrnn_tf.networks.pixel_rnn_network import PixelRNNNetwork
 from pixelrnn_tf.networks.upsampler import Upsampler
+from pixelrnn_tf.sampling.stages import NetworkStage
 
 
 def small_positions(height, width):
@@ -85,6 +86,15 @@ class MultiScalePixelRNN(AutoregressiveModel):
         up = tf.pad(up, [[0, 0], [0, 0], [0, 1], [0, 0], [0, 1], [0, 0], [0, 0]])
         up = tf.reshape(up, [b, 2 * sh, 2 * sw, self.image_shape[2], self.num_levels])
         return tf.where(self.small_mask, up[:, :h, :w], conditional_logits)
+
+    def sampling_stages(self, conditioning=None):
+        """The small image x[::2, ::2] with the unconditional network, then every pixel with
+        the conditional network, whose per-block biases are computed once from the small
+        image (its pixels are then known)."""
+        return [NetworkStage(self.small_network, self.scale, self.image_shape, stride=2),
+                NetworkStage(self.conditional_network, self.scale, self.image_shape,
+                             conditioning_map=lambda x: self.upsampler(self.scale(
+                                 x[:, ::2, ::2])))]
 
     def ordering(self):
         """The small image's sub-pixels first (in its raster order), then the rest."""

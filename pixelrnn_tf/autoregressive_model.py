@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf import likelihood
+from pixelrnn_tf.sampling import driver
+from pixelrnn_tf.sampling.stages import NaiveStage
 
 
 class AutoregressiveModel(keras.Model):
@@ -88,6 +90,21 @@ class AutoregressiveModel(keras.Model):
         """Logits (B, L) of sub-pixel (i, j, channel) only; the naive sampler's per-step call.
         Models whose full logit table is expensive override this."""
         return self(images, conditioning)[:, i, j, channel]
+
+    def sampling_stages(self, conditioning=None):
+        """The sampling contract (`pixelrnn_tf.sampling.driver`): the stages whose walk
+        generates an image in this model's order, one pixel at a time from the model's own
+        caches. Default: the naive stage (one full network pass per sub-pixel); models with
+        an incremental step override it. `conditioning` is checked."""
+        return [NaiveStage(self, conditioning)]
+
+    def cached_complete(self, images, known_mask, seed, conditioning=None, num_pixels=None):
+        """Pure-TF completion through `sampling_stages` (same arguments and output as
+        `sampling.naive_complete`). num_pixels: stop after this many pixels of the first
+        stage (benchmarks time a prefix)."""
+        conditioning = self.check_conditioning(conditioning)
+        return driver.complete(self.sampling_stages(conditioning), self.image_shape, images,
+                               known_mask, seed, num_pixels)
 
     def ordering(self):
         """Rank (H, W, C) of each sub-pixel in the order the model generates them."""

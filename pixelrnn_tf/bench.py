@@ -70,7 +70,7 @@ def bench_sample():
     import numpy as np
     import tensorflow as tf
 
-    from pixelrnn_tf import cached_sampling, sampling
+    from pixelrnn_tf import sampling
     from pixelrnn_tf.bench_train import machine
 
     b = FLAGS.batch
@@ -99,10 +99,6 @@ def bench_sample():
         naive.get_concrete_function(x, known, seed)
         _timed(naive, x, known, seed)  # warm-up
         naive_total = _timed(naive, x, known, seed) / steps * h * w * c
-        if not (cached_sampling.supports(model) or hasattr(model, "cached_complete")):
-            print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} "
-                  f"({steps}) | no cached sampler | - | - | - |", flush=True)
-            continue
         if hasattr(model, "num_mixtures"):
             # One full pass per pixel, the same cost for every pixel: timed on a prefix of
             # naive_steps pixels like the naive sampler (the whole image would take hours).

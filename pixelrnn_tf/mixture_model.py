@@ -1,13 +1,13 @@
 """LogisticMixtureModel: the base of the models whose network outputs a discretized logistic
 mixture per pixel (PixelCNN++, PixelSNAIL): the likelihood API, the per-sub-pixel table, the
-naive sampler's call and a one-pass-per-pixel sampler, all from `mixture_parameters`."""
+naive sampler's call and a one-pass-per-pixel sampling stage, all from `mixture_parameters`."""
 
 import keras
 import tensorflow as tf
 
 from pixelrnn_tf import logistic_mixture
 from pixelrnn_tf.autoregressive_model import AutoregressiveModel
-from pixelrnn_tf.sampling import gumbel_noise
+from pixelrnn_tf.sampling.driver import raster_pixels
 
 
 class LogisticMixtureModel(AutoregressiveModel):
@@ -93,39 +93,40 @@ class LogisticMixtureModel(AutoregressiveModel):
             params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
         return tf.gather(table, channel, axis=1)
 
-    def cached_complete(self, images, known_mask, seed, conditioning=None, num_pixels=None):
-        """Same arguments and output as `sampling.naive_complete`, with one network pass per
-        PIXEL instead of per sub-pixel: the mixture parameters of pixel (i, j) do not depend
-        on the pixel itself, so its C channels are drawn in turn (same Gumbel keys) from the
-        tables of one pass, each given the channels drawn before it.
-        num_pixels: stop after this many pixels in raster order (benchmarks time a prefix)."""
-        conditioning = self.check_conditioning(conditioning)
-        h, w, c = self.image_shape
-        images = tf.cast(images, tf.int32)
-        batch = tf.shape(images)[0]
-        rows = tf.range(batch)
-
-        def body(p, x):
-            i, j = p // w, p % w
-            params = self.mixture_parameters(self.scale(x), conditioning)[:, i, j]  # (B, P)
-            for ch in range(c):
-                # Only channel ch's row is used; channels >= ch of x[:, i, j] do not enter it.
-                table = logistic_mixture.conditional_log_prob_table(
-                    params, self.scale(x[:, i, j]), self.num_mixtures, self.num_levels)
-                noise = gumbel_noise(seed, p * c + ch, batch, self.num_levels)
-                choice = tf.argmax(table[:, ch] + noise, axis=-1, output_type=tf.int32)
-                value = tf.where(known_mask[:, i, j], x[:, i, j, ch], choice)
-                index = tf.stack([rows, tf.fill([batch], i), tf.fill([batch], j),
-                                  tf.fill([batch], ch)], axis=1)
-                x = tf.tensor_scatter_nd_update(x, index, value)
-            return p + 1, x
-
-        stop = h * w if num_pixels is None else num_pixels
-        _, out = tf.while_loop(lambda p, _: p < stop, body, (tf.constant(0), images))
-        return out
+    def sampling_stages(self, conditioning=None):
+        """One network pass per PIXEL (not per sub-pixel): the mixture parameters of pixel
+        (i, j) do not depend on the pixel itself, so its C channels are drawn in turn from
+        the tables of one pass, each given the channels drawn before it."""
+        return [MixtureStage(self, conditioning)]
 
     def get_config(self):
         config = super().get_config()
         config.update(num_mixtures=self.num_mixtures, dropout_rate=self.dropout_rate,
                       num_classes=self.num_classes, conditioning_dim=self.conditioning_dim)
         return config
+
+
+class MixtureStage:
+    """The sampling stage of a LogisticMixtureModel: one full pass per pixel (see
+    `pixelrnn_tf.sampling.driver` for the contract)."""
+
+    def __init__(self, model, conditioning):
+        self.model, self.conditioning = model, conditioning
+        self.pixels = raster_pixels(*model.image_shape[:2])
+
+    def initial_state(self, images, known_mask):
+        return tf.constant(0)
+
+    def begin_pixel(self, state, images, t, i, j):
+        m = self.model
+        return state, m.mixture_parameters(m.scale(images), self.conditioning)[:, i, j]  # (B, P)
+
+    def channel_logits(self, params, images, i, j, channel):
+        m = self.model
+        # Only channel `channel`'s row is used; channels >= it of the pixel do not enter it.
+        table = logistic_mixture.conditional_log_prob_table(
+            params, m.scale(images[:, i, j]), m.num_mixtures, m.num_levels)  # (B, C, L)
+        return table[:, channel], params
+
+    def end_pixel(self, state, params, images, t, i, j):
+        return state

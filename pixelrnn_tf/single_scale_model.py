@@ -2,6 +2,7 @@
 
 from pixelrnn_tf.autoregressive_model import AutoregressiveModel
 from pixelrnn_tf.networks.pixel_rnn_network import PixelRNNNetwork
+from pixelrnn_tf.sampling.stages import NetworkStage
 
 
 class SingleScaleModel(AutoregressiveModel):
@@ -27,6 +28,10 @@ class SingleScaleModel(AutoregressiveModel):
 
     def logits(self, scaled):
         return self.network(scaled)
+
+    def sampling_stages(self, conditioning=None):
+        """One pixel at a time from the network's per-layer caches."""
+        return [NetworkStage(self.network, self.scale, self.image_shape)]
 
     def get_config(self):
         config = super().get_config()

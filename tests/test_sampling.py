@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import models
-from pixelrnn_tf import cached_sampling, sampling
+from pixelrnn_tf import sampling
 from tests.conftest import build_tiny
 
 ALL = models.names()
@@ -21,10 +21,8 @@ def _run(fn, model, images, known, seed):
 
 
 def _cached_complete(model, images, known, seed):
-    """The model's own cached sampler (Gated PixelCNN, PixelCNN++), else cached_sampling's."""
-    if hasattr(model, "cached_complete"):
-        return model.cached_complete(images, known, seed)
-    return cached_sampling.cached_complete(model, images, known, seed)
+    """The model's incremental sampler: the driver over its sampling stages."""
+    return model.cached_complete(images, known, seed)
 
 
 def _sharpen(model, factor=4.0):

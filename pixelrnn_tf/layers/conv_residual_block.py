@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.position_cache import past_taps
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -52,6 +53,31 @@ class ConvResidualBlock(keras.layers.Layer):
             y = y + self.conditioning_conv(conditioning)
         y = self.expand(tf.nn.relu(y))  # (B, H, W, 2h)
         return inputs + y if self.residual else y
+
+    # -- One position (incremental sampling); tested against call() in tests/test_steps.py.
+    # Cache: the ReLU'd input of the k x k convolution at every earlier pixel.
+    def step_cache(self, grid, batch, dtype):
+        return [grid.new_cache(batch, self.units, dtype)]
+
+    def step_begin_row(self, cache, grid, i):
+        return cache
+
+    def step_conditioning(self, conditioning):
+        """The (B, H, W, h) bias map of a conditioning map, computed once per image."""
+        return self.conditioning_conv(conditioning)
+
+    def step_past(self, cache, grid, p, conditioning=None):
+        """What the earlier pixels contribute at position p: (B, h)."""
+        index = grid.table(past_taps((self.kernel_size, self.kernel_size)))[p]
+        past = self.conv.step_past(cache[0], index)
+        return past if conditioning is None else past + conditioning
+
+    def step_at(self, past, x):
+        """The block's output (B, 2h) at the pixel from its input x (B, 2h) there, and the
+        values to cache at the pixel."""
+        r = tf.nn.relu(self.reduce.step_dense(tf.nn.relu(x)))  # (B, h): what the conv reads
+        y = self.expand.step_dense(tf.nn.relu(past + self.conv.step_centre(r)))
+        return (x + y if self.residual else y), [r]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.units,)

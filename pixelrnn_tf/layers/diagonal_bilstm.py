@@ -83,6 +83,61 @@ class DiagonalBiLSTM(keras.layers.Layer):
         # Row i takes the right-to-left state of row i - 1: row i's own saw pixels right of it.
         return unskew_columns(h_all, index, s[2])  # (B, H, W, h)
 
+    # -- One position (incremental sampling); tested against call() in tests/test_steps.py.
+    # In image coordinates the left-to-right state at (i, j) is updated from the cached states
+    # at (i - 1, j) and (i, j - 1). The right-to-left direction, which row i only sees shifted
+    # down, is computed once per completed row (`step_begin_row`) from its cached
+    # input-to-state pre-activations. Caches: h and c left-to-right, z and h right-to-left.
+    def step_cache(self, grid, batch, dtype):
+        u = self.units
+        return [grid.new_cache(batch, u, dtype), grid.new_cache(batch, u, dtype),
+                grid.new_cache(batch, 4 * u, dtype), grid.new_cache(batch, u, dtype)]
+
+    def step_begin_row(self, cache, grid, i):
+        """The right-to-left states of row i - 1, now that it is complete (call at i > 0)."""
+        hl, cl, zr, hr = cache
+        kss = self.state_to_state_kernel[1]  # (2h, 4h)
+        row = i - 1
+        batch = tf.shape(zr.read(grid.zero))[0]
+        zeros = tf.zeros([batch, self.units], zr.dtype)
+
+        def body(j, h_next, c_next, hr):
+            slot = row * grid.w + j
+            above_slot = tf.where(row > 0, slot - grid.w, grid.zero)
+            pre = zr.read(slot) + tf.matmul(tf.concat([hr.read(above_slot), h_next], -1), kss)
+            h, c = lstm_gates(pre, c_next)
+            return j - 1, h, c, hr.write(slot, h)
+
+        _, _, _, hr = tf.while_loop(lambda j, *_: j >= 0, body,
+                                    (tf.constant(grid.w - 1), zeros, zeros, hr))
+        return [hl, cl, zr, hr]
+
+    def step_conditioning(self, conditioning):
+        """The (B, H, W, 8h) bias map of a conditioning map, computed once per image."""
+        return self.conditioning_conv(conditioning)
+
+    def step_past(self, cache, grid, p, conditioning=None):
+        hl, cl, _, hr = cache
+        up = grid.table([(-1, 0)])[p][0]
+        left = grid.table([(0, -1)])[p][0]
+        z_ss = tf.matmul(tf.concat([hl.read(up), hl.read(left)], -1),
+                         self.state_to_state_kernel[0])  # (B, 4h)
+        bias = self.input_to_state.bias
+        if conditioning is not None:
+            bias = bias + conditioning
+        # The right-to-left map of row i - 1, computed in step_begin_row, shifted down.
+        above = tf.where(p >= grid.w, p - grid.w, grid.zero)
+        return z_ss, bias, cl.read(left), hr.read(above)
+
+    def step_at(self, past, x):
+        """The layer's output (B, h) at the pixel from its input x (B, F) there, and the
+        values to cache at the pixel."""
+        z_ss, bias, c_left, h_right = past
+        u = self.units
+        z = self.input_to_state.step_centre(x) + bias  # (B, 8h)
+        h, c = lstm_gates(z[:, :4 * u] + z_ss, c_left)
+        return h + h_right, [h, c, z[:, 4 * u:]]
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 

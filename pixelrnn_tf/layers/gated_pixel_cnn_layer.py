@@ -1,9 +1,10 @@
 """GatedPixelCNNLayer: one layer of the Gated PixelCNN (van den Oord et al. 2016, Figure 2)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from pixelrnn_tf.layers.masking import causal_mask
+from pixelrnn_tf.layers.masking import causal_mask, channel_groups
 
 
 def gate(x):
@@ -126,6 +127,11 @@ class GatedPixelCNNLayer(keras.layers.Layer):
             h_out = h_out + h
         return v_out, h_out
 
+    def step_weights(self, conditioning, dtype):
+        """The layer's one-position step (incremental sampling): its kernels sliced as the
+        step reads them, for one batch's (B, D) conditioning vector (or None)."""
+        return GatedLayerStep(self, conditioning, dtype)
+
     def compute_output_shape(self, input_shape):
         v_shape, h_shape = input_shape
         return (tuple(v_shape[:-1]) + (self.units,), tuple(h_shape[:-1]) + (self.units,))
@@ -136,3 +142,82 @@ class GatedPixelCNNLayer(keras.layers.Layer):
                       num_groups=self.num_groups, residual=self.residual,
                       conditioning_dim=self.conditioning_dim)
         return config
+
+
+def group_bounds(num_features, num_groups):
+    """[(lo, hi)] of each colour group's contiguous features."""
+    groups = channel_groups(num_features, num_groups)
+    return [(int(np.argmax(groups == g)), int(groups.size - np.argmax(groups[::-1] == g)))
+            for g in range(num_groups)]
+
+
+class GatedLayerStep:
+    """GatedPixelCNNLayer.call() one row (vertical stack) and one pixel and colour group
+    (horizontal stack) at a time; tested against call() in tests/test_steps.py.
+
+    - Vertical stack: row i depends on rows <= i only and is read one row lower, so it is
+      computed once per completed row, from the last k//2 rows of the layer's input kept in
+      a window (`vertical_row`).
+    - Horizontal stack: pixel (i, j) reads its input at j - k//2 .. j - 1 (a window of the
+      layer's input) and at j. The taps of earlier pixels, the bias, the conditioning and the
+      link from the row above are summed once per pixel (`pixel_base`).
+    - Per channel c only colour group c is computed (`channel_group`): it depends on the
+      groups <= c (mask B) or < c (mask A, the image) at the current pixel.
+    """
+
+    def __init__(self, layer, vector, dtype):
+        cast = lambda t: tf.cast(t, dtype)  # noqa: E731
+        half = layer.kernel_size // 2
+        self.layer = layer
+        self.vertical_kernel = cast(layer.vertical_kernel)  # (k//2 + 1, k, Fv, 2h)
+        self.vertical_bias = cast(layer.vertical_bias)
+        self.link_kernel = cast(layer.link_kernel)  # (2h, 2h)
+        kernel = cast(layer.masked_horizontal_kernel())[0]  # (k//2 + 1, Fh, 2h)
+        self.left_kernel = kernel[:half]  # (k//2, Fh, 2h): earlier pixels, unmasked
+        self.centre_kernel = kernel[half]  # (Fh, 2h)
+        self.horizontal_bias = cast(layer.horizontal_bias)
+        self.output_kernel = cast(layer.masked_output_kernel())  # (h, h)
+        self.output_bias = cast(layer.output_bias)
+        cond_v, cond_h = layer.conditioning_biases(vector)
+        self.cond_v = cond_v if vector is None else cond_v[:, None, None]  # (B, 1, 1, 2h)
+        self.cond_h = cond_h  # (B, 2h) or 0
+        self.gate_groups = group_bounds(layer.units, layer.num_groups)
+        self.in_groups = group_bounds(self.centre_kernel.shape[0], layer.num_groups)
+
+    def gate_columns(self, c):
+        """The f and g features of group c in the 2h gate pre-activations."""
+        lo, hi = self.gate_groups[c]
+        p = self.layer.units
+        return np.concatenate([np.arange(lo, hi), np.arange(p + lo, p + hi)])
+
+    def vertical_row(self, window):
+        """window (B, k//2 + 1, W + 2 (k//2), Fv) of the layer's vertical input, the last row
+        the completed one -> (its link into the next row's horizontal stack (B, W, 2h), the
+        vertical output row (B, W, h))."""
+        pre = tf.nn.conv2d(window, self.vertical_kernel, 1, "VALID")[:, 0] + self.vertical_bias
+        link = tf.einsum("bwf,fg->bwg", pre, self.link_kernel)
+        return link, gate(pre[:, None] + self.cond_v)[:, 0]
+
+    def pixel_base(self, link, window):
+        """Everything but the centre tap at the pixel: the link from the row above (B, 2h) and
+        the layer's horizontal input at the k//2 pixels to the left (B, k//2, Fh)."""
+        return link + self.horizontal_bias + self.cond_h + tf.einsum(
+            "btf,tfg->bg", window, self.left_kernel)
+
+    def channel_group(self, base, x, c, gated):
+        """Colour group c of the horizontal output (B, n_c) at the pixel. x: the horizontal
+        input's groups <= c there (B, hi); `gated`: this layer's gate outputs of the groups
+        < c (appended to: group c)."""
+        cols = self.gate_columns(c)
+        pre = tf.gather(base, cols, axis=1)  # (B, 2 n_c)
+        # Centre input groups visible to group c: <= c (mask B), < c (mask A).
+        seen = self.in_groups[c][1] if self.layer.mask_type == "B" else self.in_groups[c][0]
+        if seen:
+            pre += tf.matmul(x[:, :seen], tf.gather(self.centre_kernel[:seen], cols, axis=1))
+        gated.append(gate(pre))  # (B, n_c)
+        lo, hi = self.gate_groups[c]
+        y = tf.matmul(tf.concat(gated, -1), self.output_kernel[:hi, lo:hi])
+        y += self.output_bias[lo:hi]
+        if self.layer.residual:
+            y += x[:, lo:hi]
+        return y

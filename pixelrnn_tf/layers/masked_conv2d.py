@@ -1,9 +1,11 @@
 """MaskedConv2D: a convolution that sees only earlier pixels and earlier colour groups."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masking import causal_mask
+from pixelrnn_tf.layers.position_cache import past_taps
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -69,6 +71,38 @@ class MaskedConv2D(keras.layers.Layer):
         if self.use_bias:
             y = y + self.bias
         return y
+
+    # -- One position (incremental sampling): call()'s math at a single pixel. The taps of
+    # earlier pixels (`step_past*`) do not change while the channels of a pixel are drawn;
+    # only the centre tap (`step_centre`) sees the current pixel.
+    def step_dense(self, x):
+        """A 1 x 1 layer at one position: (B, F) -> (B, filters), with bias."""
+        y = tf.matmul(x, self.masked_kernel()[0, 0])
+        return y + self.bias if self.use_bias else y
+
+    def step_centre(self, x):
+        """The centre tap at one position, no bias: (B, F) -> (B, filters)."""
+        kernel = self.masked_kernel()
+        return tf.matmul(x, kernel[kernel.shape[0] // 2, kernel.shape[1] // 2])
+
+    def step_past(self, cache, index):
+        """The taps before the centre (raster order) plus the bias, reading this layer's
+        inputs at earlier pixels from `cache` at the slots `index` (one per tap of
+        `position_cache.past_taps(kernel_size)`, e.g. `Grid.table(...)[p]`): (B, filters)."""
+        kernel = self.masked_kernel()
+        ch, cw = kernel.shape[0] // 2, kernel.shape[1] // 2
+        taps = past_taps(tuple(kernel.shape[:2]))
+        past = cache.gather(index)  # (taps, B, F)
+        k = tf.stack([kernel[ch + di, cw + dj] for di, dj in taps])  # (taps, F, filters)
+        return tf.einsum("tbf,tfg->bg", past, k) + self.bias
+
+    def step_past_from_patch(self, patch):
+        """Every tap but the centre, plus the bias, from the (B, kh, kw, F) input patch
+        around the pixel (the first layer reads the image itself, not a cache)."""
+        kernel = self.masked_kernel()
+        not_centre = np.ones(kernel.shape[:2] + (1, 1), np.float32)
+        not_centre[kernel.shape[0] // 2, kernel.shape[1] // 2] = 0.0
+        return tf.einsum("bhwc,hwcf->bf", patch, kernel * not_centre) + self.bias
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)

@@ -51,6 +51,24 @@ class RecurrentResidualBlock(keras.layers.Layer):
         y = self.expand(self.lstm(inputs, conditioning))  # (B, H, W, 2h)
         return inputs + y if self.residual else y
 
+    # -- One position (incremental sampling): the LSTM layer's step, then expand.
+    def step_cache(self, grid, batch, dtype):
+        return self.lstm.step_cache(grid, batch, dtype)
+
+    def step_begin_row(self, cache, grid, i):
+        return self.lstm.step_begin_row(cache, grid, i)
+
+    def step_conditioning(self, conditioning):
+        return self.lstm.step_conditioning(conditioning)
+
+    def step_past(self, cache, grid, p, conditioning=None):
+        return self.lstm.step_past(cache, grid, p, conditioning)
+
+    def step_at(self, past, x):
+        h, values = self.lstm.step_at(past, x)
+        y = self.expand.step_dense(h)  # (B, 2h)
+        return (x + y if self.residual else y), values
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.units,)
 

@@ -95,6 +95,43 @@ class RowLSTM(keras.layers.Layer):
             maximum_iterations=height)
         return tf.transpose(outputs.stack(), [1, 0, 2, 3])  # (B, H, W, h)
 
+    # -- One position (incremental sampling); tested against call() in tests/test_steps.py.
+    # Caches: the layer's input (for the masked 1 x k input-to-state taps to the left), and
+    # the hidden / cell state of every pixel, so the state-to-state 1 x k convolution of
+    # row i - 1 is a gather of k cached vectors; row -1 is the learned initial state.
+    def step_cache(self, grid, batch, dtype):
+        return [grid.new_cache(batch, self.input_to_state.kernel.shape[-2], dtype),
+                grid.new_cache(batch, self.units, dtype, self.initial_h),
+                grid.new_cache(batch, self.units, dtype, self.initial_c)]
+
+    def step_begin_row(self, cache, grid, i):
+        return cache
+
+    def step_conditioning(self, conditioning):
+        """The (B, H, W, 4h) bias map of a conditioning map, computed once per image."""
+        return self.conditioning_conv(conditioning)
+
+    def step_past(self, cache, grid, p, conditioning=None):
+        """What the earlier pixels contribute at position p: the (B, 4h) pre-activations but
+        the current pixel's input tap, and the cell state above."""
+        a_cache, h_cache, c_cache = cache
+        half = self.kernel_size // 2
+        left = grid.table([(0, d) for d in range(-half, 0)])[p]
+        above = grid.table([(-1, d) for d in range(-half, half + 1)], outside=grid.init)[p]
+        cell = grid.table([(-1, 0)], outside=grid.init)[p][0]
+        z = self.input_to_state.step_past(a_cache, left)  # (B, 4h)
+        z += tf.einsum("kbh,khg->bg", h_cache.gather(above), self.state_to_state_kernel)
+        if conditioning is not None:
+            z += conditioning
+        return z, c_cache.read(cell)
+
+    def step_at(self, past, x):
+        """The hidden state (B, h) at the pixel from the layer's input x (B, F) there, and
+        the values to cache at the pixel."""
+        z, c_prev = past
+        h, c = lstm_gates(z + self.input_to_state.step_centre(x), c_prev)
+        return h, [x, h, c]
+
     def compute_output_shape(self, input_shape, conditioning_shape=None):
         return tuple(input_shape[:-1]) + (self.units,)
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from pixelrnn_tf.layers.conv_residual_block import ConvResidualBlock
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.position_cache import commit
 from pixelrnn_tf.layers.recurrent_residual_block import RecurrentResidualBlock
 
 BLOCK_KINDS = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
@@ -93,6 +94,52 @@ class PixelRNNNetwork(keras.layers.Layer):
         y = self.output_conv_2(tf.nn.relu(y))  # (B, H, W, C * levels)
         shape = tf.shape(inputs)
         return tf.reshape(y, [shape[0], shape[1], shape[2], self.num_channels, self.num_levels])
+
+    # -- One position (incremental sampling): every block's step in turn; a block's cache
+    # layout and weights are known in its own file only. Tested against call() in
+    # tests/test_steps.py and, through the samplers, against the naive sampler.
+    INPUT_KERNEL = 7  # the first layer reads a 7 x 7 patch of the (padded) image
+
+    def step_cache(self, grid, batch, dtype):
+        return [blk.step_cache(grid, batch, dtype) for blk in self.blocks]
+
+    def step_begin_row(self, caches, grid, i):
+        return [blk.step_begin_row(c, grid, i) for blk, c in zip(self.blocks, caches)]
+
+    def step_conditioning(self, conditioning):
+        """Per-block bias maps of a (B, H, W, F) conditioning map, computed once."""
+        return [blk.step_conditioning(conditioning) for blk in self.blocks]
+
+    def step_past(self, caches, grid, padded, i, j, conditioning=None):
+        """What earlier positions contribute at (i, j), per layer. `padded`: the scaled image
+        padded by INPUT_KERNEL // 2 on both sides of H and W; `conditioning`: the output of
+        `step_conditioning`, or None. The past does not change while the channels of (i, j)
+        are drawn: compute it once per pixel."""
+        p, k = i * grid.w + j, self.INPUT_KERNEL
+        past = [self.input_conv.step_past_from_patch(padded[:, i:i + k, j:j + k])]
+        for n, (blk, cache) in enumerate(zip(self.blocks, caches)):
+            cond = None if conditioning is None else conditioning[n][:, i, j]
+            past.append(blk.step_past(cache, grid, p, cond))
+        return past
+
+    def step_at(self, past, pixel):
+        """Logits (B, C, L) at the position given its (scaled) pixel (B, C), and per block the
+        values to cache there. Channel c's logits do not read channels >= c of `pixel`."""
+        x = past[0] + self.input_conv.step_centre(pixel)  # (B, 2h)
+        outputs, values = [], []
+        for blk, blk_past in zip(self.blocks, past[1:]):
+            x, vals = blk.step_at(blk_past, x)
+            outputs.append(x)
+            values.append(vals)
+        top = tf.concat(outputs, -1) if self.skip else x
+        y = self.output_conv_2.step_dense(tf.nn.relu(
+            self.output_conv_1.step_dense(tf.nn.relu(top))))
+        return tf.reshape(y, [-1, self.num_channels, self.num_levels]), values
+
+    def step_commit(self, caches, grid, i, j, values):
+        """Write each block's values at (i, j) into its caches."""
+        slot = i * grid.w + j
+        return [commit(c, slot, v) for c, v in zip(caches, values)]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_channels, self.num_levels)

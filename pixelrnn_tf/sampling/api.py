@@ -1,50 +1,11 @@
-"""Naive (one full network pass per sub-pixel) sampling and completion.
+"""Sampling and completion for users (numpy in, numpy out), and image grids.
 
-The noise of sub-pixel k is drawn from a stateless RNG keyed by (seed, k) and turned into a
-sample by Gumbel-max, so the result depends only on (seed, position): any other sampler that
-walks the same order with the same keys must produce the same images.
+Every model samples through its own incremental stages (the sampling contract, `driver`);
+`naive.naive_complete` is the reference they are tested against.
 """
 
 import numpy as np
 import tensorflow as tf
-
-
-def gumbel_noise(seed, position, batch, num_levels):
-    """Gumbel(0, 1) noise (batch, num_levels) depending only on (seed, position)."""
-    u = tf.random.stateless_uniform([batch, num_levels], seed=tf.stack([
-        tf.cast(seed, tf.int64), tf.cast(position, tf.int64)]), minval=1e-20, maxval=1.0)
-    return -tf.math.log(-tf.math.log(u))
-
-
-def naive_complete(model, images, known_mask, seed, num_steps=None, conditioning=None):
-    """Pure-TF graph: fill the unknown sub-pixels one at a time, one full pass each.
-
-    images: int32 (B, H, W, C); known_mask: bool (B, H, W); seed: int64 scalar;
-    conditioning: labels or vectors (B, ...) for a conditional model, else None. Walks the
-    model's generation order with a tf.while_loop; sub-pixel k's value is
-    argmax(logits_k + Gumbel noise keyed by (seed, k)), or its known value.
-    num_steps: stop after this many sub-pixels (benchmarks time a prefix).
-    """
-    h, w, c = model.image_shape
-    order = tf.constant(np.argsort(model.ordering().reshape(-1)), tf.int32)
-    batch = tf.shape(images)[0]
-    rows = tf.range(batch)
-
-    def body(t, x):
-        position = order[t]
-        i, j, ch = position // (w * c), (position // c) % w, position % c
-        logits = model.position_logits(x, i, j, ch, conditioning)  # (B, L)
-        choice = tf.argmax(logits + gumbel_noise(seed, position, batch, model.num_levels),
-                           axis=-1, output_type=tf.int32)
-        value = tf.where(known_mask[:, i, j], x[:, i, j, ch], choice)
-        index = tf.stack([rows, tf.fill([batch], i), tf.fill([batch], j), tf.fill([batch], ch)],
-                         axis=1)
-        return t + 1, tf.tensor_scatter_nd_update(x, index, value)
-
-    steps = h * w * c if num_steps is None else num_steps
-    _, out = tf.while_loop(lambda t, _: t < steps, body,
-                           (tf.constant(0), tf.cast(images, tf.int32)))
-    return out
 
 
 def complete(model, images, known_mask, seed=0, conditioning=None):
@@ -105,16 +66,9 @@ def save_png(grid, path, scale=4):
 
 
 def graph_complete(model, images, known_mask, seed, conditioning=None):
-    """The sampler used by exports and CLIs: a cached one (pure TF; same signature and
-    output as `naive_complete`) when the model has one, else the naive one."""
-    from pixelrnn_tf import cached_sampling
-
-    cached = getattr(model, "cached_complete", None)
-    if cached is not None:
-        return cached(images, known_mask, seed, conditioning)
-    if cached_sampling.supports(model):
-        return cached_sampling.cached_complete(model, images, known_mask, seed)
-    return naive_complete(model, images, known_mask, seed, conditioning=conditioning)
+    """The sampler used by exports and CLIs (pure TF; same arguments and output as
+    `naive.naive_complete`): the model's incremental sampling stages."""
+    return model.cached_complete(images, known_mask, seed, conditioning)
 
 
 def completion_grid(originals, known_rows, completions, num_levels):

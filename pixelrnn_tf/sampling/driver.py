@@ -1,0 +1,67 @@
+"""The generic incremental driver: walks a model's sampling stages one pixel at a time.
+
+The sampling contract (`AutoregressiveModel.sampling_stages(conditioning)`): a model answers
+with a list of stages, walked in order, that together generate every sub-pixel in the model's
+order. A stage has
+  - `pixels`: (P, 2) numpy array of the (i, j) it generates, in order (C channels each);
+  - `initial_state(images, known_mask)`: its loop state (caches), from the image so far;
+  - `begin_pixel(state, images, t, i, j)` -> (state, pixel_state): what the earlier positions
+    contribute at the t-th pixel (i, j), computed once per pixel;
+  - `channel_logits(pixel_state, images, i, j, channel)` -> (logits (B, L), pixel_state): the
+    conditional of one channel given the channels drawn before it;
+  - `end_pixel(state, pixel_state, images, t, i, j)` -> state: the pixel is final, cache it.
+The driver draws each sub-pixel with the one shared draw step (noise keyed by the sub-pixel's
+raster index), so every stage list gives the naive sampler's images for the same seed. After
+a stage, the pixels it walked count as known for the next one (Multi-Scale: the small image).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from pixelrnn_tf.sampling.draw import draw, raster_key
+
+
+def walk(stage, image_shape, images, known_mask, seed, num_pixels=None):
+    """Run one stage over its pixels; returns the completed images (int32)."""
+    c = image_shape[-1]
+    pixels = tf.constant(np.asarray(stage.pixels, np.int32))
+    state = stage.initial_state(images, known_mask)
+
+    def body(t, images, state):
+        i, j = pixels[t, 0], pixels[t, 1]
+        state, pixel_state = stage.begin_pixel(state, images, t, i, j)
+        for ch in range(c):
+            logits, pixel_state = stage.channel_logits(pixel_state, images, i, j, ch)
+            images = draw(images, logits, seed, raster_key(image_shape, i, j, ch), known_mask,
+                          i, j, ch)
+        return t + 1, images, stage.end_pixel(state, pixel_state, images, t, i, j)
+
+    stop = len(stage.pixels) if num_pixels is None else min(num_pixels, len(stage.pixels))
+    _, images, _ = tf.while_loop(lambda t, *_: t < stop, body, (tf.constant(0), images, state))
+    return images
+
+
+def complete(stages, image_shape, images, known_mask, seed, num_pixels=None):
+    """Walk `stages` in order (pure TF). num_pixels: stop after this many pixels of the first
+    stage (benchmarks time a prefix)."""
+    h, w, c = image_shape
+    # Served signatures may pass tensors of unknown static shape; the stages' loop state
+    # needs static shapes, so pin (and check) the image shape here.
+    images = tf.ensure_shape(tf.cast(images, tf.int32), [None, h, w, c])
+    known_mask = tf.ensure_shape(tf.cast(known_mask, tf.bool), [None, h, w])
+    seed = tf.cast(seed, tf.int64)
+    for n, stage in enumerate(stages):
+        images = walk(stage, image_shape, images, known_mask, seed, num_pixels)
+        if num_pixels is not None:
+            break
+        if n + 1 < len(stages):
+            walked = np.zeros((h, w), bool)
+            walked[tuple(np.asarray(stage.pixels).T)] = True
+            known_mask = tf.logical_or(known_mask, tf.constant(walked)[None])
+    return images
+
+
+def raster_pixels(height, width, stride=1):
+    """(P, 2) pixels of the grid of `stride` in raster order."""
+    return np.array([(i, j) for i in range(0, height, stride) for j in range(0, width, stride)],
+                    np.int32).reshape(-1, 2)

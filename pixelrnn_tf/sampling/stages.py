@@ -1,0 +1,85 @@
+"""Generic sampling stages (see `driver`): the naive one, and one that steps a network built
+of layers that own their one-position step (PixelRNNNetwork's step API)."""
+
+import numpy as np
+import tensorflow as tf
+
+from pixelrnn_tf.layers.position_cache import Grid
+from pixelrnn_tf.sampling.driver import raster_pixels
+
+_NO_STATE = ()
+
+
+class NaiveStage:
+    """One full network pass per sub-pixel, in the model's order: the default of the
+    sampling contract (same images as `naive.naive_complete`). Assumes, as every model here,
+    that the channels of a pixel are consecutive in the model's order."""
+
+    def __init__(self, model, conditioning=None):
+        self.model, self.conditioning = model, conditioning
+        rank = model.ordering()[..., 0]
+        order = np.argsort(rank.reshape(-1))
+        w = model.image_shape[1]
+        self.pixels = np.stack([order // w, order % w], axis=1).astype(np.int32)
+
+    def initial_state(self, images, known_mask):
+        return tf.constant(0)
+
+    def begin_pixel(self, state, images, t, i, j):
+        return state, tf.constant(0)
+
+    def channel_logits(self, pixel_state, images, i, j, channel):
+        return self.model.position_logits(images, i, j, channel, self.conditioning), pixel_state
+
+    def end_pixel(self, state, pixel_state, images, t, i, j):
+        return state
+
+
+class NetworkStage:
+    """Steps `network` (PixelRNNNetwork's step API) over the pixels of stride `stride`.
+
+    scale: pixel values -> network inputs; conditioning_map(images) -> the (B, H, W, F) map
+    the network is conditioned on (computed once, from the image as the earlier stages left
+    it), or None.
+    """
+
+    def __init__(self, network, scale, image_shape, stride=1, conditioning_map=None):
+        h, w, _ = image_shape
+        self.network, self.scale, self.stride = network, scale, stride
+        self.conditioning_map = conditioning_map
+        self.grid = Grid(-(-h // stride), -(-w // stride))
+        self.pixels = raster_pixels(h, w, stride)
+        self.pad = network.INPUT_KERNEL // 2
+
+    def _view(self, images):
+        return images if self.stride == 1 else images[:, ::self.stride, ::self.stride]
+
+    def initial_state(self, images, known_mask):
+        caches = self.network.step_cache(self.grid, tf.shape(images)[0],
+                                         self.network.compute_dtype)
+        biases = (self.network.step_conditioning(self.conditioning_map(images))
+                  if self.conditioning_map is not None else [])
+        return caches, biases
+
+    def begin_pixel(self, state, images, t, i, j):
+        caches, biases = state
+        a, b = t // self.grid.w, t % self.grid.w  # grid coordinates
+        caches = tf.cond(tf.logical_and(b == 0, a > 0),
+                         lambda: self.network.step_begin_row(caches, self.grid, a),
+                         lambda: caches)
+        p = self.pad
+        padded = tf.pad(self.scale(self._view(images)), [[0, 0], [p, p], [p, p], [0, 0]])
+        past = self.network.step_past(caches, self.grid, padded, a, b, biases or None)
+        return (caches, biases), (past, None)
+
+    def channel_logits(self, pixel_state, images, i, j, channel):
+        past, _ = pixel_state
+        logits, values = self.network.step_at(past, self.scale(images[:, i, j]))
+        return logits[:, channel], (past, values)
+
+    def end_pixel(self, state, pixel_state, images, t, i, j):
+        caches, biases = state
+        # The last channel pass's values do not depend on the last channel (causality).
+        _, values = pixel_state
+        a, b = t // self.grid.w, t % self.grid.w
+        return self.network.step_commit(caches, self.grid, a, b, values), biases

@@ -1,0 +1,237 @@
+"""Every layer's one-position step equals its call(): written once, run over every layer
+that has a step (the incremental samplers are built of these steps only)."""
+
+import importlib
+import inspect
+import pkgutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import pixelrnn_tf.layers
+import pixelrnn_tf.networks
+from pixelrnn_tf.layers.conv_residual_block import ConvResidualBlock
+from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
+from pixelrnn_tf.layers.gated_pixel_cnn_layer import GatedPixelCNNLayer
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.position_cache import Grid, commit, past_taps
+from pixelrnn_tf.layers.recurrent_residual_block import RecurrentResidualBlock
+from pixelrnn_tf.layers.row_lstm import RowLSTM
+from pixelrnn_tf.networks.pixel_rnn_network import PixelRNNNetwork
+
+SHAPE = (2, 4, 5)  # batch, height, width: not square, so a row / column mix-up shows
+COND = 3  # features of a conditioning map (Multi-Scale biasing)
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _randomize(layer, seed=0):
+    """Non-zero values everywhere (zero-initialized biases and initial states would hide a
+    step that forgets them)."""
+    rng = np.random.default_rng(seed)
+    for v in layer.weights:
+        v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
+
+
+def step_through(layer, x, conditioning=None, grid_class=Grid):
+    """Walk `layer`'s one-position step over every pixel in raster order, feeding x there;
+    the outputs (B, H, W, F'). The protocol of the blocks and LSTM layers: step_cache,
+    step_begin_row, step_conditioning, step_past, step_at, then position_cache.commit."""
+    b, h, w, _ = x.shape
+    grid = grid_class(h, w)
+    cache = layer.step_cache(grid, b, tf.float32)
+    bias = None if conditioning is None else layer.step_conditioning(conditioning)
+    rows = []
+    for i in range(h):
+        if i > 0:
+            cache = layer.step_begin_row(cache, grid, tf.constant(i))
+        row = []
+        for j in range(w):
+            p = tf.constant(i * w + j)
+            past = layer.step_past(cache, grid, p, None if bias is None else bias[:, i, j])
+            y, values = layer.step_at(past, x[:, i, j])
+            cache = commit(cache, p, values)
+            row.append(y)
+        rows.append(tf.stack(row, 1))
+    return tf.stack(rows, 1).numpy()
+
+
+# (id, constructor, input features, conditional?)
+BLOCKS = [
+    ("conv_block", lambda c: ConvResidualBlock(4, 3, 1, conditioning_features=c), 8, False),
+    ("conv_block_rgb_k5", lambda c: ConvResidualBlock(6, 5, 3, conditioning_features=c), 12,
+     False),
+    ("conv_block_conditional", lambda c: ConvResidualBlock(4, 3, 1, conditioning_features=c),
+     8, True),
+    ("row_lstm", lambda c: RowLSTM(4, 3, 1, conditioning_features=c), 8, False),
+    ("row_lstm_rgb_k5", lambda c: RowLSTM(6, 5, 3, conditioning_features=c), 5, False),
+    ("row_lstm_conditional", lambda c: RowLSTM(4, 3, 1, conditioning_features=c), 8, True),
+    ("diagonal_bilstm", lambda c: DiagonalBiLSTM(4, 1, conditioning_features=c), 8, False),
+    ("diagonal_bilstm_rgb", lambda c: DiagonalBiLSTM(6, 3, conditioning_features=c), 5, False),
+    ("diagonal_bilstm_conditional", lambda c: DiagonalBiLSTM(4, 1, conditioning_features=c), 8,
+     True),
+    ("recurrent_block_row", lambda c: RecurrentResidualBlock(
+        4, "row_lstm", 3, 1, conditioning_features=c), 8, False),
+    ("recurrent_block_diagonal", lambda c: RecurrentResidualBlock(
+        6, "diagonal_bilstm", 3, 3, conditioning_features=c), 12, True),
+]
+
+
+@pytest.mark.parametrize("make, features, conditional", [b[1:] for b in BLOCKS],
+                         ids=[b[0] for b in BLOCKS])
+def test_block_step_equals_call(make, features, conditional):
+    keras.utils.set_random_seed(0)
+    layer = make(COND if conditional else 0)
+    b, h, w = SHAPE
+    layer.build((None, h, w, features))
+    _randomize(layer)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(b, h, w, features)).astype(np.float32))
+    cond = tf.constant(rng.normal(size=(b, h, w, COND)).astype(np.float32)) \
+        if conditional else None
+    expected = (layer(x, cond) if conditional else layer(x)).numpy()
+    np.testing.assert_allclose(step_through(layer, x, cond), expected, **TOL)
+
+
+def test_the_step_test_catches_a_cache_off_by_one():
+    """Negative control: the Row LSTM stepped with the state of the wrong row differs."""
+    keras.utils.set_random_seed(0)
+    layer = RowLSTM(4, 3, 1)
+    b, h, w = SHAPE
+    layer.build((None, h, w, 8))
+    _randomize(layer)
+    x = tf.constant(np.random.default_rng(1).normal(size=(b, h, w, 8)).astype(np.float32))
+    expected = layer(x).numpy()
+
+    class ShiftedGrid(Grid):
+        def table(self, offsets, outside=None):  # reads two rows up instead of one
+            return super().table([(2 * di, dj) if di else (di, dj) for di, dj in offsets],
+                                 outside)
+
+    np.testing.assert_allclose(step_through(layer, x), expected, **TOL)
+    assert not np.allclose(step_through(layer, x, grid_class=ShiftedGrid), expected, **TOL)
+
+
+
+@pytest.mark.parametrize("kernel, mask, groups", [(3, "B", 1), (5, "B", 3), ((1, 3), "B", 3),
+                                                   (7, "A", 3), (7, "A", 1)])
+def test_masked_conv_step_equals_call(kernel, mask, groups):
+    keras.utils.set_random_seed(0)
+    b, h, w = SHAPE
+    f = 6 if groups == 3 else 4
+    layer = MaskedConv2D(9, kernel, mask, groups)
+    layer.build((None, h, w, f))
+    _randomize(layer)
+    x = tf.constant(np.random.default_rng(2).normal(size=(b, h, w, f)).astype(np.float32))
+    expected = layer(x).numpy()
+    grid = Grid(h, w)
+    kh, kw = layer.kernel_size
+    index = grid.table(past_taps((kh, kw)))
+    cache = grid.new_cache(b, f, tf.float32)
+    padded = tf.pad(x, [[0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2], [0, 0]])
+    for i in range(h):
+        for j in range(w):
+            p = i * w + j
+            centre = layer.step_centre(x[:, i, j])
+            # From the cache of earlier inputs (blocks), and from the input patch (the image).
+            np.testing.assert_allclose(layer.step_past(cache, index[p]) + centre,
+                                       expected[:, i, j], **TOL)
+            np.testing.assert_allclose(
+                layer.step_past_from_patch(padded[:, i:i + kh, j:j + kw]) + centre,
+                expected[:, i, j], **TOL)
+            cache = cache.write(p, x[:, i, j])
+    dense = MaskedConv2D(7, 1, "B", groups)
+    dense.build((None, h, w, f))
+    _randomize(dense)
+    np.testing.assert_allclose(dense.step_dense(tf.reshape(x, [-1, f])),
+                               tf.reshape(dense(x), [-1, 7]), **TOL)
+
+
+@pytest.mark.parametrize("block", ["pixel_cnn", "row_lstm", "diagonal_bilstm"])
+@pytest.mark.parametrize("channels, conditional", [(1, False), (3, True)])
+def test_network_step_equals_call(block, channels, conditional):
+    keras.utils.set_random_seed(0)
+    b, h, w = SHAPE
+    net = PixelRNNNetwork(channels, 4, block, num_layers=2, units=3 * channels,
+                          output_units=6 * channels, skip=channels == 3,
+                          conditioning_features=COND if conditional else 0)
+    net.build((None, h, w, channels))
+    _randomize(net)
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.uniform(-1, 1, size=(b, h, w, channels)).astype(np.float32))
+    cond = tf.constant(rng.normal(size=(b, h, w, COND)).astype(np.float32)) \
+        if conditional else None
+    expected = net(x, cond).numpy()  # (B, H, W, C, L)
+    grid = Grid(h, w)
+    caches = net.step_cache(grid, b, tf.float32)
+    biases = None if cond is None else net.step_conditioning(cond)
+    k = net.INPUT_KERNEL // 2
+    padded = tf.pad(x, [[0, 0], [k, k], [k, k], [0, 0]])
+    for i in range(h):
+        if i > 0:
+            caches = net.step_begin_row(caches, grid, tf.constant(i))
+        for j in range(w):
+            past = net.step_past(caches, grid, padded, tf.constant(i), tf.constant(j), biases)
+            logits, values = net.step_at(past, x[:, i, j])
+            np.testing.assert_allclose(logits, expected[:, i, j], **TOL)
+            caches = net.step_commit(caches, grid, tf.constant(i), tf.constant(j), values)
+
+
+@pytest.mark.parametrize("mask, groups, conditional", [("A", 1, False), ("B", 3, False),
+                                                       ("B", 3, True)])
+def test_gated_layer_step_equals_call(mask, groups, conditional):
+    keras.utils.set_random_seed(0)
+    b, h, w = SHAPE
+    units, k, d = 6, 3, 4
+    f = units if mask == "B" else groups
+    layer = GatedPixelCNNLayer(units, k, mask, groups, residual=mask == "B",
+                               conditioning_dim=d if conditional else 0)
+    layer.build([(None, h, w, f), (None, h, w, f)])
+    _randomize(layer)
+    rng = np.random.default_rng(4)
+    v = tf.constant(rng.normal(size=(b, h, w, f)).astype(np.float32))
+    hz = tf.constant(rng.normal(size=(b, h, w, f)).astype(np.float32))
+    vector = tf.constant(rng.normal(size=(b, d)).astype(np.float32)) if conditional else None
+    v_out, h_out = (x.numpy() for x in layer([v, hz], vector))
+    step = layer.step_weights(vector, tf.float32)
+    half = k // 2
+    window = tf.zeros([b, half, w + 2 * half, f])
+    link = tf.zeros([b, w, 2 * units])
+    for i in range(h):
+        h_window = tf.zeros([b, half, f])
+        for j in range(w):
+            base = step.pixel_base(link[:, j], h_window)
+            gated, groups_out = [], []
+            for c in range(groups):
+                groups_out.append(step.channel_group(base, hz[:, i, j], c, gated))
+            np.testing.assert_allclose(tf.concat(groups_out, -1), h_out[:, i, j], **TOL)
+            h_window = tf.concat([h_window[:, 1:], hz[:, i, j][:, None]], 1)
+        # Row i is complete: the vertical stack on it, for row i + 1.
+        window = tf.concat([window, tf.pad(v[:, i], [[0, 0], [half, half], [0, 0]])[:, None]],
+                           1)
+        link, v_row = step.vertical_row(window)
+        np.testing.assert_allclose(v_row, v_out[:, i], **TOL)
+        window = window[:, 1:]
+
+
+def _stepping_classes():
+    """Every layer class of the library with a one-position step."""
+    found = set()
+    for package in (pixelrnn_tf.layers, pixelrnn_tf.networks):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                if issubclass(cls, keras.layers.Layer) and cls.__module__ == module.__name__ \
+                        and any(hasattr(cls, m) for m in ("step_at", "step_weights",
+                                                          "step_past")):
+                    found.add(cls)
+    return found
+
+
+def test_every_stepping_layer_is_tested_here():
+    covered = {ConvResidualBlock, RowLSTM, DiagonalBiLSTM, RecurrentResidualBlock,
+               MaskedConv2D, PixelRNNNetwork, GatedPixelCNNLayer}
+    missing = _stepping_classes() - covered
+    assert not missing, f"layers with a step but no step-equals-call test: {missing}"
+    assert covered <= _stepping_classes()
