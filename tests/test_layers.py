@@ -337,3 +337,19 @@ def test_causal_check_is_not_vacuous():
     layer(x)
     with pytest.raises(AssertionError, match="not seen"):
         run_causal_check(layer, x, {}, _raster_case("B", 3, 6, 3))
+
+
+class _ForgetfulMaskedConv2D(MaskedConv2D):
+    """A broken layer for the control below: get_config drops mask_type."""
+
+    def get_config(self):
+        config = super().get_config()
+        del config["mask_type"]
+        return config
+
+
+def test_config_check_catches_a_config_that_does_not_round_trip():
+    with pytest.raises(AssertionError):
+        run_layer_test(_ForgetfulMaskedConv2D, dict(filters=6, kernel_size=3, mask_type="A"),
+                       (B, H, W, 3), (B, H, W, 6), expected_num_trainable_weights=2,
+                       causal=_raster_case("A", 3, 6, 3), checks=("config",))
