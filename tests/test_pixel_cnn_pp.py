@@ -1,7 +1,11 @@
 """PixelCNN++: the discretized logistic mixture (exact normalization of the per-sub-pixel
 table, agreement with a float64 numpy reference and with the direct log-prob, no NaN/Inf at
-extremes), the shifted layers' causality, the model (causality on odd sizes, the direct
-log-prob == the table, dropout, conditioning, sampler, the paper config's size)."""
+extremes), the shifted layers' causality, the model (the one-pass-per-pixel sampler, the
+paper config's size).
+
+The model checks PixelCNN++ shares with PixelSNAIL (causality with no blind spot on odd
+sizes, the direct log-prob == the table, dropout, no NaN/Inf at extreme images, exact
+normalization per label) are in tests/test_mixture_models.py, run for both models."""
 
 import itertools
 
@@ -20,7 +24,6 @@ from pixelrnn_tf.layers.down_right_shifted_conv_transpose2d import (
 from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTranspose2D
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
-from tests.helpers import dependence, immediate_predecessors
 
 TINY = dict(num_resnet=1, units=8, num_mixtures=2, dropout_rate=0.5)
 
@@ -259,97 +262,6 @@ def test_layer_configs_round_trip():
 
 
 # ---------------------------------------------------------------- the model
-
-def _future(shape):
-    k = int(np.prod(shape))
-    return np.arange(k)[None, :] >= np.arange(k)[:, None]  # (output, input), raster order
-
-
-@pytest.mark.parametrize("shape", [(5, 7, 3), (6, 3, 1)])
-def test_causal_on_odd_sizes_with_two_downsamplings(shape):
-    """No leak, and (untrained, so any path shows) every output sees every EARLIER
-    sub-pixel at these sizes: the receptive field of the shifted streams has no blind spot."""
-    model = _build(shape, 4)
-    jac = dependence(model)
-    future = _future(shape)
-    leaks = np.argwhere(future & (jac != 0))
-    assert not len(leaks), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
-                            for a, b in leaks[:5]]
-    assert not (immediate_predecessors(model) & (jac == 0)).any()
-    missing = np.argwhere(~future & (jac == 0))
-    assert not len(missing), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
-                              for a, b in missing[:5]]
-
-
-def test_direct_log_prob_equals_the_table():
-    model = _build((4, 5, 3), 256)
-    images = np.random.default_rng(0).integers(0, 256, size=(2, 4, 5, 3))
-    images[0, 0, 0] = [0, 255, 0]
-    table = model(images).numpy()  # (B, H, W, C, L)
-    assert table.shape == (2, 4, 5, 3, 256)
-    observed = np.take_along_axis(table, images[..., None], axis=-1)[..., 0]
-    np.testing.assert_allclose(model.pixel_log_prob(images).numpy(), observed, atol=1e-5)
-    np.testing.assert_allclose(np.exp(table.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
-    # position_logits (the naive sampler's call) is the same table, one pixel at a time
-    # (up to rounding: the kernels of a (B, P) and a (B, H, W, P) table may differ in ULPs).
-    for i, j, c in [(0, 0, 0), (2, 3, 1), (3, 4, 2)]:
-        np.testing.assert_allclose(model.position_logits(images, i, j, c).numpy(),
-                                   table[:, i, j, c], rtol=1e-6, atol=1e-6)
-
-
-def test_dropout_only_in_training():
-    images = np.random.default_rng(0).integers(0, 8, size=(2, 4, 4, 3))
-    model = _build((4, 4, 3), 8, dropout_rate=0.5)
-    inference = model(images).numpy()
-    np.testing.assert_array_equal(model(images, training=False).numpy(), inference)
-    np.testing.assert_array_equal(model(images).numpy(), inference)  # deterministic
-    train_a = model(images, training=True).numpy()
-    train_b = model(images, training=True).numpy()
-    assert np.abs(train_a - inference).max() > 1e-3
-    assert np.abs(train_a - train_b).max() > 1e-3  # a new mask per call
-    loss = model.pixel_log_prob_unchecked(images).numpy()
-    np.testing.assert_array_equal(model.pixel_log_prob_unchecked(images, training=False),
-                                  loss)
-    assert np.abs(model.pixel_log_prob_unchecked(images, training=True).numpy()
-                  - loss).max() > 1e-3
-    # Without dropout, training=True changes nothing.
-    plain = _build((4, 4, 3), 8, dropout_rate=0.0)
-    np.testing.assert_array_equal(plain(images, training=True).numpy(), plain(images).numpy())
-
-
-def test_model_has_no_nan_or_inf_at_extreme_images():
-    model = _build((3, 4, 3), 256)
-    model.output_kernel.assign(model.output_kernel * 50.0)  # far from the initialization
-    images = np.stack([np.zeros((3, 4, 3), np.int32), np.full((3, 4, 3), 255, np.int32)])
-    with tf.GradientTape() as tape:
-        log_p = model.log_prob(images)
-        loss = -tf.reduce_sum(log_p)
-    assert np.isfinite(log_p.numpy()).all()
-    grads = tape.gradient(loss, model.trainable_variables)
-    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
-
-
-def _all_binary_images(shape):
-    bits = np.array(list(itertools.product([0, 1], repeat=int(np.prod(shape)))), np.int32)
-    return bits.reshape((-1,) + shape)
-
-
-def test_class_conditional_exact_normalization_per_label():
-    shape = (3, 3, 1)
-    model = _build(shape, 2, num_classes=3)
-    images = _all_binary_images(shape)
-    log_ps = []
-    for label in (0, 2):
-        log_p = model.log_prob(images, np.full(len(images), label, np.int32)).numpy()
-        total = np.exp(log_p.astype(np.float64)).sum()
-        assert abs(total - 1.0) < 1e-5, f"label {label}: probabilities sum to {total!r}"
-        log_ps.append(log_p)
-    assert np.abs(log_ps[0] - log_ps[1]).max() > 1e-3, "labels do not change p(x)"
-    with pytest.raises(ValueError, match="is conditional"):
-        model(images[:2])
-    with pytest.raises(ValueError, match="not both"):
-        _build(shape, 2, num_classes=3, conditioning_dim=2)
-
 
 @pytest.mark.parametrize("shape, levels, overrides", [((3, 4, 3), 4, {}),
                                                       ((4, 3, 1), 2, {}),

@@ -1,15 +1,15 @@
 """PixelSNAIL: the causal attention (the masked softmax against a reference, the fully masked
 first position finite and zero in values and gradients even at extreme inputs, strict
-causality by gradients with negative controls that leak), the model (no blind spot thanks to
-the attention, the direct log-prob == the table, dropout, conditioning, extremes) and the
-paper config's size.
+causality by gradients with negative controls that leak), the model (the control: a blind
+spot without the attention) and the paper config's size.
 
-The shared suites cover the rest for every registered model, PixelSNAIL included:
+tests/test_mixture_models.py has the model checks PixelSNAIL shares with PixelCNN++, run for
+both (no blind spot thanks to the attention, the direct log-prob == the table, dropout,
+conditioning, extremes). The shared suites cover the rest for every registered model:
 tests/test_conformance.py (causality, exact normalization, .keras save/load, tf.train
 checkpoint restore) and tests/test_sampling.py (cached sampler == naive sampler, sample
 frequencies)."""
 
-import itertools
 
 import keras
 import numpy as np
@@ -21,7 +21,7 @@ from models import configs
 from pixelrnn_tf.layers import causal_attention
 from pixelrnn_tf.layers.causal_attention import CausalAttention, attention_weights, causal_mask
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
-from tests.helpers import dependence, immediate_predecessors
+from tests.helpers import dependence
 
 TINY = dict(num_blocks=1, num_resnet=1, units=8, key_size=4, value_size=8, num_mixtures=2,
             dropout_rate=0.5)
@@ -243,26 +243,10 @@ def _future(shape):
     return np.arange(k)[None, :] >= np.arange(k)[:, None]  # (output, input), raster order
 
 
-@pytest.mark.parametrize("shape", [(4, 6, 1), (3, 5, 3)])
-def test_model_is_causal_and_sees_every_earlier_sub_pixel(shape):
-    """No leak; and every output depends on EVERY earlier sub-pixel (untrained, so any path
-    shows), although the down-right-shifted stream alone has a blind spot above and to the
-    right: the attention covers it."""
-    model = _build(shape, 4)
-    jac = dependence(model)
-    future = _future(shape)
-    leaks = np.argwhere(future & (jac != 0))
-    assert not len(leaks), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
-                            for a, b in leaks[:5]]
-    assert not (immediate_predecessors(model) & (jac == 0)).any()
-    missing = np.argwhere(~future & (jac == 0))
-    assert not len(missing), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
-                              for a, b in missing[:5]]
-
-
 def test_without_attention_the_stream_has_a_blind_spot(monkeypatch):
-    """Control for the test above: with an attention that may attend to nothing, the same
-    check finds earlier pixels the model cannot see (e.g. two rows up, to the right)."""
+    """Control for tests/test_mixture_models.py's test_causal_and_sees_every_earlier_sub_pixel:
+    with an attention that may attend to nothing, the same check finds earlier pixels the
+    model cannot see (e.g. two rows up, to the right)."""
     monkeypatch.setattr(causal_attention, "causal_mask",
                         lambda t: tf.zeros((t, t), bool))
     shape = (4, 6, 1)
@@ -270,79 +254,6 @@ def test_without_attention_the_stream_has_a_blind_spot(monkeypatch):
     missing = {(np.unravel_index(a, shape)[:2], np.unravel_index(b, shape)[:2])
                for a, b in np.argwhere(~_future(shape) & (jac == 0))}
     assert ((3, 0), (0, 5)) in missing  # bottom-left does not see top-right
-
-
-def test_direct_log_prob_equals_the_table():
-    model = _build((4, 5, 3), 256)
-    images = np.random.default_rng(0).integers(0, 256, size=(2, 4, 5, 3))
-    images[0, 0, 0] = [0, 255, 0]
-    table = model(images).numpy()  # (B, H, W, C, L)
-    assert table.shape == (2, 4, 5, 3, 256)
-    observed = np.take_along_axis(table, images[..., None], axis=-1)[..., 0]
-    np.testing.assert_allclose(model.pixel_log_prob(images).numpy(), observed, atol=1e-5)
-    np.testing.assert_allclose(np.exp(table.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
-    for i, j, c in [(0, 0, 0), (2, 3, 1), (3, 4, 2)]:
-        np.testing.assert_allclose(model.position_logits(images, i, j, c).numpy(),
-                                   table[:, i, j, c], rtol=1e-6, atol=1e-6)
-
-
-def test_dropout_only_in_training():
-    images = np.random.default_rng(0).integers(0, 8, size=(2, 4, 4, 3))
-    model = _build((4, 4, 3), 8, dropout_rate=0.5)
-    inference = model(images).numpy()
-    np.testing.assert_array_equal(model(images, training=False).numpy(), inference)
-    np.testing.assert_array_equal(model(images).numpy(), inference)  # deterministic
-    train_a = model(images, training=True).numpy()
-    train_b = model(images, training=True).numpy()
-    assert np.abs(train_a - inference).max() > 1e-3
-    assert np.abs(train_a - train_b).max() > 1e-3  # a new mask per call
-    loss = model.pixel_log_prob_unchecked(images).numpy()
-    np.testing.assert_array_equal(model.pixel_log_prob_unchecked(images, training=False),
-                                  loss)
-    assert np.abs(model.pixel_log_prob_unchecked(images, training=True).numpy()
-                  - loss).max() > 1e-3
-    plain = _build((4, 4, 3), 8, dropout_rate=0.0)
-    np.testing.assert_array_equal(plain(images, training=True).numpy(), plain(images).numpy())
-
-
-def test_model_has_no_nan_or_inf_at_extremes():
-    """All-0 / all-255 images with the attention's query and key projections scaled 1e3
-    (logits ~1e6 and more) and a sharpened output: log-probs and every gradient finite."""
-    model = _build((3, 4, 3), 256)
-    attention = model.block_0_attention
-    for weight in (attention.query_kernel, attention.key_value_kernel):
-        weight.assign(weight * 1e3)
-    model.output_kernel.assign(model.output_kernel * 50.0)
-    images = np.stack([np.zeros((3, 4, 3), np.int32), np.full((3, 4, 3), 255, np.int32)])
-    with tf.GradientTape() as tape:
-        log_p = model.log_prob(images)
-        loss = -tf.reduce_sum(log_p)
-    assert np.isfinite(log_p.numpy()).all()
-    grads = tape.gradient(loss, model.trainable_variables)
-    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
-
-
-def _all_binary_images(shape):
-    bits = np.array(list(itertools.product([0, 1], repeat=int(np.prod(shape)))), np.int32)
-    return bits.reshape((-1,) + shape)
-
-
-def test_class_conditional_exact_normalization_per_label():
-    shape = (3, 3, 1)
-    model = _build(shape, 2, num_classes=3)
-    assert model.block_0_attention.conditioning_dim == 3  # the attention's gates see it too
-    images = _all_binary_images(shape)
-    log_ps = []
-    for label in (0, 2):
-        log_p = model.log_prob(images, np.full(len(images), label, np.int32)).numpy()
-        total = np.exp(log_p.astype(np.float64)).sum()
-        assert abs(total - 1.0) < 1e-5, f"label {label}: probabilities sum to {total!r}"
-        log_ps.append(log_p)
-    assert np.abs(log_ps[0] - log_ps[1]).max() > 1e-3, "labels do not change p(x)"
-    with pytest.raises(ValueError, match="is conditional"):
-        model(images[:2])
-    with pytest.raises(ValueError, match="not both"):
-        _build(shape, 2, num_classes=3, conditioning_dim=2)
 
 
 def test_paper_config_parameter_count(capsys):

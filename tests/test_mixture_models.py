@@ -1,0 +1,159 @@
+"""The logistic-mixture models (PixelCNN++ and PixelSNAIL, both LogisticMixtureModel): the
+model-level checks they share, each run for both (formerly repeated in
+tests/test_pixel_cnn_pp.py and tests/test_pixel_snail.py, which keep the model-specific
+tests: the mixture likelihood and the shifted layers, the attention, the samplers, the paper
+configs' sizes). Each model is built by its own file's `_build` (its tiny config, dropout 0.5).
+
+Per model: causality with no blind spot (untrained, so any path shows) on the shapes of
+both former suites, the direct log-prob == the table (and position_logits), dropout in
+training only, no NaN/Inf at extreme images with sharpened weights, exact normalization per
+label of the class-conditional model."""
+
+import dataclasses
+import itertools
+from typing import Callable
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import test_pixel_cnn_pp, test_pixel_snail
+from tests.helpers import dependence, immediate_predecessors
+
+
+def _no_extra(model):
+    pass
+
+
+def _sharpen_output(model):
+    model.output_kernel.assign(model.output_kernel * 50.0)  # far from the initialization
+
+
+def _sharpen_attention_and_output(model):
+    """The attention's query and key projections scaled 1e3 (logits ~1e6 and more)."""
+    attention = model.block_0_attention
+    for weight in (attention.query_kernel, attention.key_value_kernel):
+        weight.assign(weight * 1e3)
+    _sharpen_output(model)
+
+
+def _attention_sees_the_label(model):
+    assert model.block_0_attention.conditioning_dim == 3  # the attention's gates see it too
+
+
+@dataclasses.dataclass
+class MixtureModel:
+    build: Callable  # (shape, levels, seed=0, **overrides) -> an untrained model
+    sharpen: Callable  # weights far from the initialization, for the extremes test
+    check_conditional: Callable = _no_extra  # model-specific checks of a num_classes=3 model
+
+
+MODELS = {
+    "pixel_cnn_pp": MixtureModel(test_pixel_cnn_pp._build, _sharpen_output),
+    "pixel_snail": MixtureModel(test_pixel_snail._build, _sharpen_attention_and_output,
+                                _attention_sees_the_label),
+}
+
+# The former suites' shapes: PixelCNN++'s odd sizes with two downsamplings, PixelSNAIL's.
+CAUSAL_SHAPES = [(5, 7, 3), (6, 3, 1), (4, 6, 1), (3, 5, 3)]
+
+
+@pytest.fixture(params=sorted(MODELS))
+def mixture(request):
+    return MODELS[request.param]
+
+
+def _future(shape):
+    k = int(np.prod(shape))
+    return np.arange(k)[None, :] >= np.arange(k)[:, None]  # (output, input), raster order
+
+
+def _all_binary_images(shape):
+    bits = np.array(list(itertools.product([0, 1], repeat=int(np.prod(shape)))), np.int32)
+    return bits.reshape((-1,) + shape)
+
+
+@pytest.mark.parametrize("shape", CAUSAL_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_causal_and_sees_every_earlier_sub_pixel(mixture, shape):
+    """No leak, and (untrained, so any path shows) every output sees every EARLIER
+    sub-pixel: PixelCNN++'s shifted streams have no blind spot at these sizes; PixelSNAIL's
+    down-right-shifted stream alone has one above and to the right, which the attention
+    covers (tests/test_pixel_snail.py has the control without it)."""
+    model = mixture.build(shape, 4)
+    jac = dependence(model)
+    future = _future(shape)
+    leaks = np.argwhere(future & (jac != 0))
+    assert not len(leaks), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
+                            for a, b in leaks[:5]]
+    assert not (immediate_predecessors(model) & (jac == 0)).any()
+    missing = np.argwhere(~future & (jac == 0))
+    assert not len(missing), [(np.unravel_index(a, shape), np.unravel_index(b, shape))
+                              for a, b in missing[:5]]
+
+
+def test_direct_log_prob_equals_the_table(mixture):
+    model = mixture.build((4, 5, 3), 256)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 4, 5, 3))
+    images[0, 0, 0] = [0, 255, 0]
+    table = model(images).numpy()  # (B, H, W, C, L)
+    assert table.shape == (2, 4, 5, 3, 256)
+    observed = np.take_along_axis(table, images[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(model.pixel_log_prob(images).numpy(), observed, atol=1e-5)
+    np.testing.assert_allclose(np.exp(table.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
+    # position_logits (the naive sampler's call) is the same table, one pixel at a time
+    # (up to rounding: the kernels of a (B, P) and a (B, H, W, P) table may differ in ULPs).
+    for i, j, c in [(0, 0, 0), (2, 3, 1), (3, 4, 2)]:
+        np.testing.assert_allclose(model.position_logits(images, i, j, c).numpy(),
+                                   table[:, i, j, c], rtol=1e-6, atol=1e-6)
+
+
+def test_dropout_only_in_training(mixture):
+    images = np.random.default_rng(0).integers(0, 8, size=(2, 4, 4, 3))
+    model = mixture.build((4, 4, 3), 8, dropout_rate=0.5)
+    inference = model(images).numpy()
+    np.testing.assert_array_equal(model(images, training=False).numpy(), inference)
+    np.testing.assert_array_equal(model(images).numpy(), inference)  # deterministic
+    train_a = model(images, training=True).numpy()
+    train_b = model(images, training=True).numpy()
+    assert np.abs(train_a - inference).max() > 1e-3
+    assert np.abs(train_a - train_b).max() > 1e-3  # a new mask per call
+    loss = model.pixel_log_prob_unchecked(images).numpy()
+    np.testing.assert_array_equal(model.pixel_log_prob_unchecked(images, training=False),
+                                  loss)
+    assert np.abs(model.pixel_log_prob_unchecked(images, training=True).numpy()
+                  - loss).max() > 1e-3
+    # Without dropout, training=True changes nothing.
+    plain = mixture.build((4, 4, 3), 8, dropout_rate=0.0)
+    np.testing.assert_array_equal(plain(images, training=True).numpy(), plain(images).numpy())
+
+
+def test_model_has_no_nan_or_inf_at_extreme_images(mixture):
+    """All-0 / all-255 images with sharpened weights (the output x 50; PixelSNAIL's attention
+    query and key projections x 1e3 too): log-probs and every gradient finite."""
+    model = mixture.build((3, 4, 3), 256)
+    mixture.sharpen(model)
+    images = np.stack([np.zeros((3, 4, 3), np.int32), np.full((3, 4, 3), 255, np.int32)])
+    with tf.GradientTape() as tape:
+        log_p = model.log_prob(images)
+        loss = -tf.reduce_sum(log_p)
+    assert np.isfinite(log_p.numpy()).all()
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+
+
+def test_class_conditional_exact_normalization_per_label(mixture):
+    shape = (3, 3, 1)
+    model = mixture.build(shape, 2, num_classes=3)
+    mixture.check_conditional(model)
+    images = _all_binary_images(shape)
+    log_ps = []
+    for label in (0, 2):
+        log_p = model.log_prob(images, np.full(len(images), label, np.int32)).numpy()
+        total = np.exp(log_p.astype(np.float64)).sum()
+        assert abs(total - 1.0) < 1e-5, f"label {label}: probabilities sum to {total!r}"
+        log_ps.append(log_p)
+    assert np.abs(log_ps[0] - log_ps[1]).max() > 1e-3, "labels do not change p(x)"
+    with pytest.raises(ValueError, match="is conditional"):
+        model(images[:2])
+    with pytest.raises(ValueError, match="not both"):
+        mixture.build(shape, 2, num_classes=3, conditioning_dim=2)
