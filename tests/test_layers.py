@@ -41,22 +41,6 @@ from tests.layer_test_helper import (CHECKS, CausalCheck, NotCausal, Rule, at, b
 
 B, H, W = 2, 4, 5
 
-# Real bugs these tests found, left to the library's owners (tests only here): xfail(strict),
-# so the mark must go when the bug is fixed.
-_SYMBOLIC = ("compute_output_shape(self, input_shape, {second}) has two arguments, so Keras 3 "
-             "matches them to call() arguments by a `_shape` suffix; `input_shape` does not "
-             "match call()'s `inputs`, and the symbolic call (keras.Input, functional "
-             "models) raises ValueError. Fix: {fix}.")
-ROW_LSTM_SYMBOLIC_BUG = {"symbolic": pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    _SYMBOLIC.format(second="conditioning_shape=None",
-                     fix="name it compute_output_shape(self, inputs_shape, "
-                         "conditioning_shape=None) (checked: the symbolic call then works)")))}
-TRANSPOSE_SYMBOLIC_BUG = {"symbolic": pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    _SYMBOLIC.format(second="output_size=None",
-                     fix="output_size is not a tensor, so it cannot be a `_shape` argument: "
-                         "override compute_output_spec(inputs, output_size=None) instead")))}
-
-
 @dataclasses.dataclass
 class Case:
     id: str
@@ -90,14 +74,12 @@ CASES = [
          _raster_case("B", 6, 6, 3, 2, 2, required=((0, 0), (0, -1)))),
     Case("RowLSTM", RowLSTM, dict(units=4, kernel_size=3, num_groups=3),
          (B, H, W, 3), (B, H, W, 4), 5,
-         _raster_case("B", 3, 4, 3, required=((0, 0), (0, -1), (-1, 0), (-1, 1))),
-         marks=ROW_LSTM_SYMBOLIC_BUG),
+         _raster_case("B", 3, 4, 3, required=((0, 0), (0, -1), (-1, 0), (-1, 1)))),
     Case("RowLSTM-conditional", RowLSTM,
          dict(units=3, kernel_size=5, num_groups=1, conditioning_features=2),
          (B, H, W, 2), (B, H, W, 3), 7,
          _raster_case("B", 2, 3, 1, required=((0, 0), (0, -2), (-1, 0))),
-         call_kwarg_shapes=dict(conditioning=(B, H, W, 2)),
-         marks=ROW_LSTM_SYMBOLIC_BUG),
+         call_kwarg_shapes=dict(conditioning=(B, H, W, 2))),
     Case("DiagonalBiLSTM", DiagonalBiLSTM, dict(units=4, num_groups=3),
          (B, H, W, 3), (B, H, W, 4), 3,
          # Both directions: the left-to-right one sees (i, j - 1), the shifted right-to-left
@@ -146,19 +128,16 @@ CASES = [
     Case("DownShiftedConvTranspose2D-crop", DownShiftedConvTranspose2D, dict(filters=4),
          (B, 2, 3, 2), (B, H, W, 4), 2,
          CausalCheck([Rule(0, upsampled_rows(2), at((0, 0), stride=2, upsample=True))]),
-         call_kwargs=dict(output_size=(H, W)),
-         marks=TRANSPOSE_SYMBOLIC_BUG),
+         call_kwargs=dict(output_size=(H, W))),
     Case("DownShiftedConvTranspose2D-full", DownShiftedConvTranspose2D,
          dict(filters=4, kernel_size=(2, 3), strides=2),
          (B, 2, 3, 2), (B, 4, 6, 4), 2,
-         CausalCheck([Rule(0, upsampled_rows(2), at((0, 0), stride=2, upsample=True))]),
-         marks=TRANSPOSE_SYMBOLIC_BUG),
+         CausalCheck([Rule(0, upsampled_rows(2), at((0, 0), stride=2, upsample=True))])),
     Case("DownRightShiftedConvTranspose2D-crop", DownRightShiftedConvTranspose2D,
          dict(filters=4), (B, 2, 3, 2), (B, 3, 5, 4), 2,
          CausalCheck([Rule(0, upsampled_rows(2, right=True),
                            at((0, 0), stride=2, upsample=True))]),
-         call_kwargs=dict(output_size=(3, 5)),
-         marks=TRANSPOSE_SYMBOLIC_BUG),
+         call_kwargs=dict(output_size=(3, 5))),
     Case("GatedResNetBlock-down_shifted", GatedResNetBlock, dict(conv_type="down_shifted"),
          (B, H, W, 4), (B, H, W, 4), 4,
          CausalCheck([Rule(0, rows_up_to(), at((0, 0), (-1, 1), (-1, -1)))])),

@@ -77,6 +77,12 @@ class DownShiftedConvTranspose2D(keras.layers.Layer):
                                 for d, s in zip(input_shape[1:3], self.strides))
         return (input_shape[0],) + tuple(output_size) + (self.filters,)
 
+    def compute_output_spec(self, inputs, output_size=None):
+        # output_size is not a tensor, so Keras cannot pass it to compute_output_shape as a
+        # `_shape` argument: the symbolic call (keras.Input) comes here instead.
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape, output_size),
+                                 dtype=self.compute_dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,

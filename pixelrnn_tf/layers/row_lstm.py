@@ -132,8 +132,10 @@ class RowLSTM(keras.layers.Layer):
         h, c = lstm_gates(z + self.input_to_state.step_centre(x), c_prev)
         return h, [x, h, c]
 
-    def compute_output_shape(self, input_shape, conditioning_shape=None):
-        return tuple(input_shape[:-1]) + (self.units,)
+    # Keras 3 matches the arguments of compute_output_shape to call()'s by a `_shape` suffix:
+    # `inputs_shape`, not `input_shape`, or the symbolic call (keras.Input) fails.
+    def compute_output_shape(self, inputs_shape, conditioning_shape=None):
+        return tuple(inputs_shape[:-1]) + (self.units,)
 
     def get_config(self):
         config = super().get_config()
