@@ -125,6 +125,12 @@ class AutoregressiveModel(keras.Model):
         return likelihood.pixel_log_prob_from_logits(
             self(images, conditioning, training=training), images)
 
+    def log_prob_unchecked(self, images, conditioning=None, training=None):
+        """log p(x) per image (B,) without validating `images`: the one hot path of the
+        servable, evaluation and the training step (training=True: dropout on)."""
+        return likelihood.image_log_prob(
+            self.pixel_log_prob_unchecked(images, conditioning, training=training))
+
     def pixel_log_prob(self, images, conditioning=None):
         """log p(x_k | x_<k) per sub-pixel, (B, H, W, C), in nats."""
         images = self.validate(images)
