@@ -6,6 +6,7 @@ CheckpointManager's `checkpoint` state file. TensorFlow's own errors on a damage
 a missing state file makes `latest_checkpoint` return None, which would restart from step 0.
 """
 
+import functools
 import glob
 import os
 import re
@@ -121,11 +122,24 @@ def restore(checkpoint, directory, partial=False, resume_from_intact=False):
 
 
 def _set_aside(directory, damaged, prefixes, intact):
+    # The state file first: a kill in between leaves damaged files that the next run's
+    # scan of *.index finds (and sets aside) again.
+    kept = sorted((p for p in prefixes if p not in damaged and _step(p) <= _step(intact)),
+                  key=_step)
+    # With their timestamps, or the CheckpointManager forgets them (and never deletes them).
+    try:  # the same function without its deprecation warning (which is about TF1 code)
+        from tensorflow.python.checkpoint.checkpoint_management import (
+            update_checkpoint_state_internal)
+        # Relative paths, as the CheckpointManager writes them: the workdir stays movable.
+        update_state = functools.partial(update_checkpoint_state_internal,
+                                         save_relative_paths=True)
+    except ImportError:
+        update_state = tf.compat.v1.train.update_checkpoint_state
+    update_state(
+        directory, intact, all_model_checkpoint_paths=kept,
+        all_model_checkpoint_timestamps=[os.path.getmtime(p + ".index") for p in kept])
     target = os.path.join(os.path.dirname(directory), DAMAGED_DIR)
     os.makedirs(target, exist_ok=True)
     for prefix in damaged:
         for path in files_of(prefix):
             shutil.move(path, os.path.join(target, os.path.basename(path)))
-    kept = sorted((p for p in prefixes if p not in damaged and _step(p) <= _step(intact)),
-                  key=_step)
-    tf.train.update_checkpoint_state(directory, intact, all_model_checkpoint_paths=kept)
