@@ -67,7 +67,7 @@ def _checked_cast(name, value, dtype):
             raise ValueError(f"{name} values must be in [{info.min}, {info.max}] (the "
                              f"signature's {np.dtype(dtype).name}), got min {low} and max "
                              f"{high}; a cast would wrap them around"
-                             + (" (256 -> 0, -1 -> 255)." if dtype == np.uint8 else ".")))
+                             + (" (256 -> 0, -1 -> 255)." if dtype == np.uint8 else "."))
     return array.astype(dtype)
 
 

@@ -69,6 +69,9 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     The image shape and number of levels always come from the dataset.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # The flags' ranges first, before a data set is opened or a paper config looked up.
+    validate(TrainConfig(model_config=dict(overrides),
+                         **{k: v for k, v in kwargs.items() if v is not None}))
     paper_shape = None
     if model in paper_configs.names():
         experiment = paper_configs.get(model)
