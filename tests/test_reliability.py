@@ -53,12 +53,13 @@ def _latest_nll(workdir, npz):
 
 def test_nan_stop_keeps_no_poisoned_checkpoint_and_a_smaller_rate_recovers(tmp_path, npz):
     workdir = tmp_path / "w"
-    with pytest.raises(trainer_lib.TrainingDiverged, match="nothing was saved.*smaller "
-                                                           "--learning_rate"):
+    with pytest.raises(trainer_lib.TrainingDiverged) as stop:
         trainer_lib.run(_config(npz, steps=20, checkpoint_every=1, learning_rate=1e30),
                         str(workdir))
-    if workdir_lib.has_checkpoint(str(workdir)):  # whatever was kept must be sound
+    if os.path.isdir(workdir / "checkpoints"):  # whatever was kept must be sound
         assert np.isfinite(_latest_nll(workdir, npz))
+    assert "nothing was saved" in str(stop.value)
+    assert "smaller --learning_rate" in str(stop.value)
     metrics = trainer_lib.run(_config(npz, steps=6, checkpoint_every=3, learning_rate=1e-3),
                               str(workdir))
     assert metrics["step"] == 6 and np.isfinite(metrics["nll_nats"])
@@ -67,11 +68,11 @@ def test_nan_stop_keeps_no_poisoned_checkpoint_and_a_smaller_rate_recovers(tmp_p
 def test_nan_stop_after_good_checkpoints_keeps_them_and_resumes(tmp_path, npz):
     workdir = tmp_path / "w"
     trainer_lib.run(_config(npz, steps=4), str(workdir))
-    with pytest.raises(trainer_lib.TrainingDiverged, match="The newest checkpoint, .*ckpt-4, "
-                                                           "was checked"):
+    with pytest.raises(trainer_lib.TrainingDiverged) as stop:
         trainer_lib.run(_config(npz, steps=20, checkpoint_every=1, learning_rate=1e30),
                         str(workdir))
     assert np.isfinite(_latest_nll(workdir, npz))
+    assert "The newest checkpoint, " in str(stop.value) and "was checked" in str(stop.value)
     metrics = trainer_lib.run(_config(npz, steps=6), str(workdir))
     assert metrics["step"] == 6 and np.isfinite(metrics["nll_nats"])
 
