@@ -74,13 +74,15 @@ def diagnose(prefix):
     return None
 
 
-def restore(checkpoint, directory, partial=False, resume_from_intact=False):
+def restore(checkpoint, directory, partial=False, resume_from_intact=False, set_aside=True):
     """Restore the newest checkpoint of `directory` into `checkpoint`; returns
     (prefix or None, damaged descriptions of the newer ones that were set aside).
 
     A damaged newest checkpoint raises CheckpointDamaged naming its files, unless
     `resume_from_intact`: then the newest intact one is restored and the damaged ones are
-    moved to ../checkpoints_damaged/ (kept for inspection, out of the CheckpointManager's way).
+    moved to ../checkpoints_damaged/ (kept for inspection, out of the CheckpointManager's way)
+    if `set_aside` (only the chief of a multi-worker run moves files; the others restore the
+    same checkpoint).
     A checkpoint of another architecture is not damage: its AssertionError passes through.
     """
     prefixes = candidates(directory)
@@ -116,7 +118,7 @@ def restore(checkpoint, directory, partial=False, resume_from_intact=False):
             f"Every checkpoint of {directory} is damaged: "
             + "; ".join(problem for _, problem in damaged)
             + ". Nothing was changed; train into a new --workdir.")
-    if damaged:
+    if damaged and set_aside:
         _set_aside(directory, [p for p, _ in damaged], prefixes, prefix)
     return prefix, [problem for _, problem in damaged]
 

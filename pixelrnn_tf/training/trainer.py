@@ -164,7 +164,8 @@ class Trainer:
         # assert_existing_objects_matched (in checkpoints.restore): a checkpoint of another
         # architecture fails instead of loading half of its variables.
         latest, damaged = checkpoints_lib.restore(self.checkpoint, self.chief_dir,
-                                                  resume_from_intact=resume_from_intact)
+                                                  resume_from_intact=resume_from_intact,
+                                                  set_aside=self.is_chief)
         if damaged:
             _log("WARNING: set aside damaged checkpoint(s): " + "; ".join(damaged)
                  + f". Resuming from the newest intact one, {latest}.")
