@@ -37,19 +37,49 @@ def next_version(export_base):
     return max(existing_versions(export_base), default=0) + 1
 
 
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OverflowError:  # not a pid this system can have
+        return False
+    return True
+
+
+def remove_stale_temporaries(export_base):
+    """Remove the hidden `.tmp-<version>-<pid>` folders of exports whose process is gone (a
+    killed export cannot clean up after itself). A folder of a live process is an export in
+    progress and is left alone; returns the removed paths."""
+    removed = []
+    if not os.path.isdir(export_base):
+        return removed
+    for name in os.listdir(export_base):
+        match = re.fullmatch(r"\.tmp-\d+-(\d+)", name)
+        if match and not _process_alive(int(match.group(1))):
+            path = os.path.join(export_base, name)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def export(model, export_base, metadata=None, version=None):
     """Write `export_base/<version>/` and return its path.
 
     version: default 1 + the highest existing version. The SavedModel is written into a
     hidden temporary folder (which TF Serving ignores) and renamed at the end, so a killed
     export never leaves a visible half-written version; an existing version is never
-    overwritten (FileExistsError).
+    overwritten (FileExistsError). Temporary folders left by killed exports are removed
+    first (remove_stale_temporaries).
     """
     import tensorflow as tf
 
     from export.servable import Servable, signature_docs
 
     os.makedirs(export_base, exist_ok=True)
+    remove_stale_temporaries(export_base)
     version = next_version(export_base) if version is None else int(version)
     if version < 1:
         raise ValueError(f"version must be >= 1, got {version}.")

@@ -45,8 +45,35 @@ def predict_url(server, model_name, version=None):
     return _base_url(server) + path + ":predict"
 
 
+def _checked_cast(name, value, dtype):
+    """`value` as `dtype`, refusing what the cast would change. numpy, TensorFlow and the
+    server all cast silently (256 -> 0 and -1 -> 255 for uint8, 3.7 -> 3), and a signature
+    only sees the cast values, so the range must be checked here, before the cast."""
+    array = np.asarray(value)
+    if array.dtype == dtype:
+        return array
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise ValueError(f"{name} must be numbers ({np.dtype(dtype).name}), got "
+                         f"{array.dtype.name} values.")
+    if array.size:
+        if np.issubdtype(array.dtype, np.floating) and not (
+                np.isfinite(array).all() and (array == np.round(array)).all()):
+            raise ValueError(f"{name} must be whole numbers (it is sent as "
+                             f"{np.dtype(dtype).name}); a cast would truncate them.")
+        info = np.iinfo(dtype)
+        low, high = array.min(), array.max()
+        if low < info.min or high > info.max:
+            raise ValueError(f"{name} values must be in [{info.min}, {info.max}] (the "
+                             f"signature's {np.dtype(dtype).name}), got min {low} and max "
+                             f"{high}; a cast would wrap them around"
+                             + (" (256 -> 0, -1 -> 255)." if dtype == np.uint8 else "."))
+    return array.astype(dtype)
+
+
 def _as_inputs(inputs):
-    return {k: np.asarray(v, INPUT_DTYPES.get(k)) for k, v in inputs.items()}
+    return {k: _checked_cast(k, v, INPUT_DTYPES[k]) if k in INPUT_DTYPES else np.asarray(v)
+            for k, v in inputs.items()}
 
 
 def _as_outputs(outputs):

@@ -51,10 +51,13 @@ def main(argv):
     from pixelrnn_tf import data, sampling
     from pixelrnn_tf.training.trainer import restore_model
 
-    model, config, step = restore_model(FLAGS.workdir)
-    h, w, c = model.image_shape
     if bool(FLAGS.image) == bool(FLAGS.split):
         raise app.UsageError("Give exactly one of --image and --split.")
+    for name in ("num", "completions"):
+        if FLAGS[name].value < 1:
+            raise app.UsageError(f"--{name} must be >= 1, got {FLAGS[name].value}.")
+    model, config, step = restore_model(FLAGS.workdir)
+    h, w, c = model.image_shape
     labels = None
     if FLAGS.image:
         originals = load_image(FLAGS.image, model.image_shape, model.num_levels)[None]
@@ -85,4 +88,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

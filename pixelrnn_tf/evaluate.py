@@ -25,6 +25,11 @@ def main(argv):
     from pixelrnn_tf import data
     from pixelrnn_tf.training import trainer, workdir as workdir_lib
 
+    if FLAGS.batch_size < 1:
+        raise app.UsageError(f"--batch_size must be >= 1, got {FLAGS.batch_size}.")
+    if FLAGS.max_examples is not None and FLAGS.max_examples < 1:
+        raise app.UsageError(f"--max_examples must be >= 1 (omit it for all), got "
+                             f"{FLAGS.max_examples}.")
     config = workdir_lib.load_config(FLAGS.workdir)
     config.strategy = "one_device"
     images = data.load_split(config.dataset, FLAGS.split, config.data_dir, config.image_size,
@@ -32,7 +37,7 @@ def main(argv):
     t = trainer.Trainer(config, FLAGS.workdir)
     restored = t.restore(inference=True)
     if not restored:
-        raise SystemExit(f"{FLAGS.workdir} has no checkpoint to evaluate.")
+        raise FileNotFoundError(f"--workdir {FLAGS.workdir} has no checkpoint to evaluate.")
     labels = None
     if t.model.num_classes:
         labels = data.load_labels(config.dataset, FLAGS.split, config.data_dir,
@@ -47,4 +52,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

@@ -38,7 +38,10 @@ def main(argv):
             return None
         if not FLAGS.labels:
             return np.arange(FLAGS.num, dtype=np.int32) % num_classes
-        labels = np.array([int(v) for v in FLAGS.labels], np.int32)
+        try:
+            labels = np.array([int(v) for v in FLAGS.labels], np.int32)
+        except ValueError:
+            raise app.UsageError(f"--labels must be integers, got {FLAGS.labels}.") from None
         if len(labels) == 1:
             labels = np.repeat(labels, FLAGS.num)
         if len(labels) != FLAGS.num or labels.min() < 0 or labels.max() >= num_classes:
@@ -54,6 +57,8 @@ def main(argv):
         levels = model.num_levels
         source = f"{FLAGS.workdir} (step {step})"
     else:
+        if not os.path.isdir(FLAGS.saved_model):
+            raise FileNotFoundError(f"--saved_model {FLAGS.saved_model} is not a folder.")
         loaded = tf.saved_model.load(FLAGS.saved_model)
         meta_path = os.path.join(FLAGS.saved_model, "assets.extra", "model.json")
         meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
@@ -72,4 +77,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 # Model
@@ -53,6 +53,9 @@ flags.DEFINE_string("eval_split", None, "Split of the --eval_every evaluations a
 flags.DEFINE_integer("keep_checkpoints", None, "Checkpoints to keep (default 3).")
 flags.DEFINE_float("max_seconds", None, "Wall-time budget of this call: checkpoint and stop "
                    "when it is spent (re-run to resume); no final evaluation then.")
+flags.DEFINE_bool("resume_from_intact", False, "If the latest checkpoint is damaged, move it "
+                  "to WORKDIR/checkpoints_damaged/ and resume from the newest intact one "
+                  "(without this flag a damaged checkpoint stops the run, naming its files).")
 
 
 def main(argv):
@@ -72,10 +75,11 @@ def main(argv):
         **{name: FLAGS[name].value for name in run_flags})
     workdir = config.workdir or config_lib.default_workdir(config)
     config.workdir = workdir
-    if FLAGS.max_seconds is not None and FLAGS.max_seconds <= 0:
-        raise app.UsageError(f"--max_seconds must be > 0, got {FLAGS.max_seconds}.")
-    trainer.run(config, workdir, max_seconds=FLAGS.max_seconds)
+    trainer.run(config, workdir, max_seconds=FLAGS.max_seconds,
+                resume_from_intact=FLAGS.resume_from_intact)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 
 from pixelrnn_tf import data, experiments, registry
@@ -66,6 +67,9 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
     The image shape and number of levels always come from the dataset.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # The flags' ranges first, before a data set is opened or a paper config looked up.
+    validate(TrainConfig(model_config=dict(overrides),
+                         **{k: v for k, v in kwargs.items() if v is not None}))
     paper_shape = None
     if model in experiments.names():
         experiment = experiments.get(model)
@@ -122,7 +126,15 @@ def _constructor_arguments(model_name):
                                                                           p.VAR_POSITIONAL)}
 
 
+# Model-size arguments a run may override: each must be a positive integer (num_classes: 0
+# means unconditional).
+_POSITIVE_MODEL_ARGUMENTS = ("num_layers", "units", "output_units", "num_resnet", "num_blocks",
+                             "value_size", "num_mixtures", "num_filters")
+
+
 def validate(config):
+    """Every field's type and range, with a one-line ValueError naming the field. Called before
+    anything is written or loaded, so a refused run leaves no trace."""
     if config.strategy not in STRATEGIES:
         raise ValueError(f"Unknown strategy {config.strategy!r}; valid: {', '.join(STRATEGIES)}.")
     if config.optimizer not in OPTIMIZERS:
@@ -130,16 +142,47 @@ def validate(config):
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Unknown lr_schedule {config.lr_schedule!r}; valid: "
                          f"{', '.join(LR_SCHEDULES)}.")
-    if config.warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {config.warmup_steps}.")
+    _check_int(config, "batch_size", 1)
+    _check_int(config, "steps", 1)
+    _check_int(config, "warmup_steps", 0)
+    _check_int(config, "seed", 0)
+    _check_int(config, "eval_every", 0, "0: only at the end")
+    _check_int(config, "checkpoint_every", 0, "0: only at the end")
+    _check_int(config, "log_every", 1)
+    _check_int(config, "num_samples", 1)
+    _check_int(config, "keep_checkpoints", 1)
+    if config.max_eval_examples is not None:
+        _check_int(config, "max_eval_examples", 1, "omit it to evaluate every image")
+    if config.image_size is not None:
+        _check_int(config, "image_size", 1)
+    if config.epochs is not None and not (_is_number(config.epochs) and config.epochs > 0
+                                          and math.isfinite(config.epochs)):
+        raise ValueError(f"--epochs must be > 0, got {config.epochs}.")
+    if not (_is_number(config.learning_rate) and math.isfinite(config.learning_rate)
+            and config.learning_rate > 0):
+        raise ValueError(f"--learning_rate must be a finite number > 0, got "
+                         f"{config.learning_rate}.")
     if not (config.ema_decay == 0 or 0 < config.ema_decay < 1):
-        raise ValueError(f"ema_decay must be 0 (off) or in (0, 1), got {config.ema_decay}.")
-    if config.batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {config.batch_size}.")
-    if config.keep_checkpoints < 1:
-        raise ValueError(f"keep_checkpoints must be >= 1, got {config.keep_checkpoints}.")
-    if config.learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}.")
+        raise ValueError(f"--ema_decay must be 0 (off) or in (0, 1), got {config.ema_decay}.")
+    for key in _POSITIVE_MODEL_ARGUMENTS:
+        value = config.model_config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"--{key} must be an integer >= 1, got {value!r}.")
+    num_classes = config.model_config.get("num_classes")
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
+        raise ValueError(f"--num_classes must be an integer >= 0, got {num_classes!r}.")
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_int(config, name, minimum, note=None):
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"--{name} must be an integer >= {minimum}"
+                         + (f" ({note})" if note else "") + f", got {value!r}.")
 
 
 def default_workdir(config):

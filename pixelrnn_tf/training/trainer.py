@@ -11,7 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf import data, likelihood, registry, sampling
+from pixelrnn_tf.training import checkpoints as checkpoints_lib
 from pixelrnn_tf.training import distribution, workdir as workdir_lib
+from pixelrnn_tf.training.checkpoints import CheckpointDamaged  # noqa: F401 (re-exported)
 from pixelrnn_tf.training.weight_average import WeightAverage
 
 
@@ -150,23 +152,53 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, own_dir,
                                                   max_to_keep=config.keep_checkpoints)
         self._step_fn = None
+        self._loss_fn = None
 
-    def restore(self, inference=False):
+    def restore(self, inference=False, resume_from_intact=False):
         """Restore the latest checkpoint (None if there is none). inference=True: the model
         then holds the weights to evaluate, sample and export with (the moving average when
-        the run keeps one)."""
-        latest = tf.train.latest_checkpoint(self.chief_dir)
-        if latest:
-            # assert_existing_objects_matched: a checkpoint of another architecture fails here
-            # instead of loading half of its variables.
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-            if inference and self.weight_average:
-                self.weight_average.copy_to_model()
+        the run keeps one). A damaged latest checkpoint raises CheckpointDamaged naming its
+        files; resume_from_intact=True restores the newest intact one instead (the damaged
+        ones are moved aside, see checkpoints.restore) and logs a warning."""
+        # assert_existing_objects_matched (in checkpoints.restore): a checkpoint of another
+        # architecture fails instead of loading half of its variables.
+        latest, damaged = checkpoints_lib.restore(self.checkpoint, self.chief_dir,
+                                                  resume_from_intact=resume_from_intact,
+                                                  set_aside=self.is_chief)
+        if damaged:
+            _log("WARNING: set aside damaged checkpoint(s): " + "; ".join(damaged)
+                 + f". Resuming from the newest intact one, {latest}.")
+            # The manager read the old state file at construction.
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.manager.directory,
+                                                      max_to_keep=self.config.keep_checkpoints)
+        if latest and inference and self.weight_average:
+            self.weight_average.copy_to_model()
         return latest
 
+    def apply_learning_rate(self, previous=None):
+        """After a restore: make the optimizer use the configured learning rate. A constant
+        rate lives in an optimizer variable that the checkpoint has just overwritten with the
+        previous run's value; a schedule is rebuilt from the config (nothing restored).
+        `previous`: the config.json dict of the previous run. Returns a log line if the rate
+        changed, else None."""
+        if not callable(self.learning_rate):
+            old = float(self.optimizer.learning_rate.numpy())
+            new = float(np.float32(self.learning_rate))
+            if old == new:
+                return None
+            self.optimizer.learning_rate.assign(self.learning_rate)
+            return f"learning rate changed from {old:g} to {self.learning_rate:g} on resume"
+        keys = ("learning_rate", "lr_schedule", "warmup_steps")
+        if previous is None or all(previous.get(k) == getattr(self.config, k) for k in keys):
+            return None
+        describe = lambda c: (f"{c['learning_rate']:g} ({c['lr_schedule']}, "  # noqa: E731
+                              f"warm-up {c['warmup_steps']})")
+        return (f"learning rate changed from {describe(previous)} to "
+                f"{describe({k: getattr(self.config, k) for k in keys})} on resume")
+
     def current_learning_rate(self):
-        lr = self.learning_rate
-        return float(lr(self.optimizer.iterations) if callable(lr) else lr)
+        """The rate the optimizer applies now (a schedule's value at the current step)."""
+        return float(np.asarray(self.optimizer.learning_rate))
 
     def evaluation_weights(self):
         """Context: the weights evaluation and samples use (the moving average if kept)."""
@@ -211,6 +243,41 @@ class Trainer:
             self._step_fn = self._build_step()
         return float(self._step_fn(dist_images))
 
+    def _build_loss(self):
+        model, batch = self.model, self.config.batch_size
+
+        def replica_loss(batch_data):
+            images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
+            return tf.reduce_sum(-likelihood.image_log_prob(
+                model.pixel_log_prob_unchecked(images, *cond)))
+
+        @tf.function
+        def loss_fn(dist_images):
+            nll_sum = self.strategy.run(replica_loss, args=(dist_images,))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, nll_sum, axis=None) / batch
+
+        return loss_fn
+
+    def unsaveable(self, next_batch):
+        """Why the current state must not be checkpointed, or None. A step's loss is computed
+        from the weights before its update, so a finite loss says nothing about the weights
+        the step wrote: they are checked here (every saved float variable finite, and a
+        finite loss on the batch that the next step will train on)."""
+        variables = list(self.model.variables) + list(self.optimizer.variables)
+        if self.weight_average:
+            variables += list(self.weight_average.shadows)
+        bad = [v.name for v in variables if tf.as_dtype(v.dtype).is_floating
+               and not np.isfinite(np.asarray(v.numpy())).all()]
+        if bad:
+            return (f"{len(bad)} variable(s) are not finite ({', '.join(bad[:3])}"
+                    + (", ..." if len(bad) > 3 else "") + ")")
+        if self._loss_fn is None:
+            self._loss_fn = self._build_loss()
+        loss = float(self._loss_fn(next_batch))
+        if not math.isfinite(loss):
+            return f"weights give a loss of {loss} on the next batch"
+        return None
+
     def save(self):
         return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
@@ -219,16 +286,27 @@ def _log(message):
     print(message, flush=True)
 
 
-def run(config, workdir, max_seconds=None):
+def run(config, workdir, max_seconds=None, resume_from_intact=False):
     """Train (or resume) in `workdir`; then evaluate on the test split and write samples.
 
     With several workers only the chief writes the workdir's files, evaluates and samples.
     `max_seconds`: a wall-time budget for this call's training loop; when it is spent the run
     checkpoints and returns {"step": ..., "stopped": "max_seconds"} without the final
     evaluation, so a later call resumes exactly where it stopped.
+    `resume_from_intact`: if the latest checkpoint is damaged, resume from the newest intact
+    one (see checkpoints.restore) instead of failing.
+
+    Everything that can refuse the run (configuration, workdir, data, replicas, checkpoint)
+    is checked before config.json, the first file it writes, is written.
     """
-    if _is_chief_task():
-        workdir_lib.claim(workdir, config)
+    from pixelrnn_tf.training import config as config_lib
+
+    config_lib.validate(config)
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"--max_seconds must be > 0, got {max_seconds}.")
+    is_chief = _is_chief_task()
+    if is_chief:
+        workdir_lib.check(workdir, config)
     spec = data.spec(config.dataset, image_size=config.image_size)
     train_images = data.load_split(config.dataset, "train", config.data_dir, config.image_size)
     test_split = "test" if "test" in spec.splits else spec.splits[-1]
@@ -252,13 +330,20 @@ def run(config, workdir, max_seconds=None):
                                            max_examples=config.max_eval_examples)
     num_steps = total_steps(config, len(train_images))
     trainer = Trainer(config, workdir, num_steps)
-    restored = trainer.restore()
+    restored = trainer.restore(resume_from_intact=resume_from_intact)
+    previous = workdir_lib.saved_config(workdir)
+    if is_chief:
+        workdir_lib.claim(workdir, config)
+    # The configured rate, not the restored one: config.json records what the optimizer uses.
+    changed = trainer.apply_learning_rate(previous) if restored else None
     start = int(trainer.step.numpy())
     _log(f"{config.model} on {config.dataset} {spec.image_shape} x {spec.num_levels} levels: "
          f"{trainer.model.count_params():,} parameters, {len(train_images)} train / "
          f"{len(test_images)} {test_split} images, {trainer.strategy.num_replicas_in_sync} "
          f"replica(s), workdir {workdir}")
     _log(f"resumed from {restored} at step {start}" if restored else "starting from step 0")
+    if changed:
+        _log(changed)
     log_dir = workdir if trainer.is_chief else os.path.dirname(trainer.manager.directory)
     writers = {k: tf.summary.create_file_writer(os.path.join(log_dir, k))
                for k in ("train", "eval")}
@@ -273,49 +358,71 @@ def run(config, workdir, max_seconds=None):
     loop_start = time.time()
     stopped = None
     terminate = _TerminationRequest()
-    while step < num_steps:
-        nats = trainer.train_step(next(batches))
-        step += 1
-        if not math.isfinite(nats):
-            raise TrainingDiverged(
-                f"Loss is {nats} at step {step}; training stopped. The last good checkpoint "
-                f"({trainer.manager.latest_checkpoint or 'none'}) is kept and was not "
-                "overwritten.")
-        trainer.step.assign(step)
-        since_eval.append(nats)
-        bpd = nats / (num_dims * math.log(2.0))
-        loss_log.write(json.dumps({"step": step, "nll_nats": nats}) + "\n")
-        if step % config.log_every == 0 or step == num_steps:
-            rate = progress.update(step, nats, bpd, final=step == num_steps)
-            with writers["train"].as_default(step=step):
-                tf.summary.scalar("loss_nats", nats)
-                tf.summary.scalar("bits_per_dim", bpd)
-                tf.summary.scalar("learning_rate", trainer.current_learning_rate())
-                tf.summary.scalar("images_per_sec", rate)
-        if config.checkpoint_every and step % config.checkpoint_every == 0:
-            loss_log.flush()
-            trainer.save()
-            clock.save()
-        if config.eval_every and step % config.eval_every == 0 and step < num_steps:
-            with trainer.evaluation_weights():
-                metrics = evaluate(trainer.model, eval_images, labels=eval_labels)
-            _write_eval(writers["eval"], step, metrics, eval_split)
-            if trainer.is_chief:
-                _append_eval_log(workdir, step, step * config.batch_size / len(train_images),
-                                 eval_split, metrics, since_eval, clock.total())
-            since_eval = []
-        if max_seconds is not None and time.time() - loop_start >= max_seconds \
-                and step < num_steps:
-            stopped = "max_seconds"
-            break
-        if terminate.requested and step < num_steps:
-            stopped = "SIGTERM"
-            break
-    terminate.restore()
-    loss_log.close()
-    if step > start:
+    # The batch of the next step, when a checkpoint's check has already fetched it.
+    lookahead = []
+    saved_step = start
+
+    def diverged(what):
+        kept = trainer.manager.latest_checkpoint
+        progress.stream.write("\n")  # end the progress line
+        return TrainingDiverged(
+            f"{what}; training stopped and nothing was saved. "
+            + (f"The newest checkpoint, {kept}, was checked (finite weights with a finite "
+               "loss): " if kept else "There is no checkpoint: ")
+            + f"re-run with a smaller --learning_rate (now {config.learning_rate:g}) to "
+            + ("resume from it." if kept else "start again."))
+
+    def save():
+        nonlocal saved_step
+        if not lookahead:
+            lookahead.append(next(batches))
+        problem = trainer.unsaveable(lookahead[0])
+        if problem:
+            raise diverged(f"After step {step} the {problem}")
         trainer.save()
         clock.save()
+        saved_step = step
+
+    try:
+        while step < num_steps:
+            nats = trainer.train_step(lookahead.pop() if lookahead else next(batches))
+            step += 1
+            if not math.isfinite(nats):
+                raise diverged(f"Loss is {nats} at step {step}")
+            trainer.step.assign(step)
+            since_eval.append(nats)
+            bpd = nats / (num_dims * math.log(2.0))
+            loss_log.write(json.dumps({"step": step, "nll_nats": nats}) + "\n")
+            if step % config.log_every == 0 or step == num_steps:
+                rate = progress.update(step, nats, bpd, final=step == num_steps)
+                with writers["train"].as_default(step=step):
+                    tf.summary.scalar("loss_nats", nats)
+                    tf.summary.scalar("bits_per_dim", bpd)
+                    tf.summary.scalar("learning_rate", trainer.current_learning_rate())
+                    tf.summary.scalar("images_per_sec", rate)
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                loss_log.flush()
+                save()
+            if config.eval_every and step % config.eval_every == 0 and step < num_steps:
+                with trainer.evaluation_weights():
+                    metrics = evaluate(trainer.model, eval_images, labels=eval_labels)
+                _write_eval(writers["eval"], step, metrics, eval_split)
+                if trainer.is_chief:
+                    _append_eval_log(workdir, step, step * config.batch_size / len(train_images),
+                                     eval_split, metrics, since_eval, clock.total())
+                since_eval = []
+            if max_seconds is not None and time.time() - loop_start >= max_seconds \
+                    and step < num_steps:
+                stopped = "max_seconds"
+                break
+            if terminate.requested and step < num_steps:
+                stopped = "SIGTERM"
+                break
+    finally:
+        terminate.restore()
+        loss_log.close()
+    if step > saved_step:
+        save()
     if stopped:
         progress.stream.write("\n")
         reason = (f"wall-time budget of {max_seconds:.0f} s spent" if stopped == "max_seconds"
@@ -443,17 +550,16 @@ def restore_model(workdir):
     """The model of a training workdir at its latest checkpoint (no optimizer state needed)."""
     config = workdir_lib.load_config(workdir)
     model = build_model(config)
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if not latest:
-        raise FileNotFoundError(f"{workdir} has no checkpoint.")
     step = tf.Variable(0, dtype=tf.int64)
     average = (WeightAverage(model.trainable_variables, config.ema_decay)
                if config.ema_decay else None)
     extra = {"ema": average} if average else {}
-    # expect_partial: the optimizer's slots are not wanted here; assert_existing_objects_matched:
-    # every model variable must get a value, never silently keep its initialization.
-    status = tf.train.Checkpoint(step=step, model=model, **extra).restore(latest)
-    status.expect_partial().assert_existing_objects_matched()
+    # partial: the optimizer's slots are not wanted here; every model variable must still get
+    # a value (assert_existing_objects_matched), never silently keep its initialization.
+    latest, _ = checkpoints_lib.restore(tf.train.Checkpoint(step=step, model=model, **extra),
+                                        os.path.join(workdir, "checkpoints"), partial=True)
+    if not latest:
+        raise FileNotFoundError(f"--workdir {workdir} has no checkpoint.")
     if average:
         average.copy_to_model()
     return model, config, int(step.numpy())

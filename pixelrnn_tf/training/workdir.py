@@ -10,35 +10,61 @@ class WorkdirMismatch(ValueError):
     pass
 
 
-def claim(workdir, config):
-    """Write config.json into a new workdir, or check that an existing one matches.
+def has_checkpoint(workdir):
+    folder = os.path.join(workdir, "checkpoints")
+    return os.path.isdir(folder) and bool(os.listdir(folder))
 
-    A workdir that holds a checkpoint of another model or configuration is refused (never
+
+def check(workdir, config):
+    """Refuse a workdir that cannot take this run, without writing anything.
+
+    A workdir whose checkpoints belong to another model or configuration is refused (never
     overwritten, never half-loaded); one with checkpoints but no config.json is refused too.
+    A config.json without any checkpoint binds nothing yet (a refused or killed first run
+    wrote it): the run may replace it.
     """
     from pixelrnn_tf.training.config import IDENTITY_FIELDS
 
-    os.makedirs(workdir, exist_ok=True)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise NotADirectoryError(f"--workdir {workdir} is a file, not a folder; give a folder "
+                                 "(a new one is created).")
     path = os.path.join(workdir, CONFIG_FILE)
-    current = json.loads(config.to_json())
-    if os.path.exists(path):
-        try:
-            with open(path) as f:
-                saved = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise WorkdirMismatch(f"{path} is unreadable ({e}); refusing to reuse {workdir}.")
-        # A field missing from an older config.json had its default value.
-        defaults = json.loads(type(config)().to_json())
-        diffs = [f"{k}: saved {saved.get(k, defaults[k])!r}, now {current[k]!r}"
-                 for k in IDENTITY_FIELDS if saved.get(k, defaults[k]) != current[k]]
-        if diffs:
-            raise WorkdirMismatch(
-                f"Workdir {workdir} holds a run of another configuration ("
-                + "; ".join(diffs) + "). Use a new --workdir; nothing was changed.")
-    elif os.path.isdir(os.path.join(workdir, "checkpoints")) and \
-            os.listdir(os.path.join(workdir, "checkpoints")):
+    if not has_checkpoint(workdir):
+        return
+    if not os.path.exists(path):
         raise WorkdirMismatch(f"Workdir {workdir} has checkpoints but no {CONFIG_FILE}: it was "
                               "not written by this trainer. Use a new --workdir.")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise WorkdirMismatch(f"{path} is unreadable ({e}); refusing to reuse {workdir}.")
+    current = json.loads(config.to_json())
+    # A field missing from an older config.json had its default value.
+    defaults = json.loads(type(config)().to_json())
+    diffs = [f"{k}: saved {saved.get(k, defaults[k])!r}, now {current[k]!r}"
+             for k in IDENTITY_FIELDS if saved.get(k, defaults[k]) != current[k]]
+    if diffs:
+        raise WorkdirMismatch(
+            f"Workdir {workdir} holds a run of another configuration ("
+            + "; ".join(diffs) + "). Use a new --workdir; nothing was changed.")
+
+
+def saved_config(workdir):
+    """config.json of a workdir as a dict, or None (missing or unreadable)."""
+    try:
+        with open(os.path.join(workdir, CONFIG_FILE)) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def claim(workdir, config):
+    """check(), then write config.json (atomically). Call it only once the run has passed
+    every other check: config.json is the first file a run writes."""
+    check(workdir, config)
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, CONFIG_FILE)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(config.to_json())
@@ -49,9 +75,14 @@ def claim(workdir, config):
 def load_config(workdir):
     from pixelrnn_tf.training.config import TrainConfig
 
+    if not os.path.exists(workdir):
+        raise FileNotFoundError(f"--workdir {workdir} does not exist.")
+    if not os.path.isdir(workdir):
+        raise NotADirectoryError(f"--workdir {workdir} is a file, not a training workdir.")
     path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{workdir} has no {CONFIG_FILE}: not a training workdir.")
+        raise FileNotFoundError(f"--workdir {workdir} has no {CONFIG_FILE}: not a training "
+                                "workdir (train into it with python -m pixelrnn_tf.train first).")
     with open(path) as f:
         saved = json.load(f)
     known = set(TrainConfig.__dataclass_fields__)
