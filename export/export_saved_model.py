@@ -155,23 +155,12 @@ def _check_workdir(workdir):
 
 
 def restore(workdir):
-    """(model, config, step) of a training workdir at its latest checkpoint.
-
-    Restores through `trainer.Trainer` (model + optimizer), as resuming training does: with
-    Keras 3, `tf.train.Checkpoint(model=model)` alone does not reach every variable (layers
-    kept in a Python list, e.g. the residual blocks, are not tracked children), while the
-    optimizer's variable list in the checkpoint reaches them all. Every restored object must
-    match the checkpoint (assert_existing_objects_matched in Trainer.restore).
-    """
+    """(model, config, step) of a training workdir at its latest checkpoint, with the weights
+    to export (the moving average when the run keeps one): the CLIs' restore path."""
     _check_workdir(workdir)
-    from pixelrnn_tf.training import trainer, workdir as workdir_lib
+    from pixelrnn_tf.training.restore import restore_model
 
-    config = workdir_lib.load_config(workdir)
-    config.strategy = "one_device"  # plain variables; exporting needs no replicas
-    t = trainer.Trainer(config, workdir)
-    if not t.restore(inference=True):
-        raise FileNotFoundError(f"--workdir {workdir} has no checkpoint to export.")
-    return t.model, config, int(t.step.numpy())
+    return restore_model(workdir)
 
 
 def workdir_metadata(workdir, config, step):

@@ -20,6 +20,8 @@ class GatedPixelCNN(AutoregressiveModel):
     (`conditioning_dim > 0`), added into every gate; at most one of the two.
     """
 
+    SMALL_CONFIG = dict(num_layers=5, units=32, output_units=128)
+
     def __init__(self, image_shape, num_levels, num_layers=2, units=8, output_units=32,
                  kernel_size=3, num_classes=0, conditioning_dim=0, **kwargs):
         super().__init__(image_shape, num_levels, **kwargs)

@@ -40,6 +40,8 @@ class MultiScalePixelRNN(AutoregressiveModel):
         kernel_size, residual, skip: as for the single-scale networks.
     """
 
+    SMALL_CONFIG = dict(num_layers=5, units=32, output_units=128)
+
     def __init__(self, image_shape, num_levels, block="row_lstm", small_layers=2, small_units=8,
                  small_output_units=32, num_layers=2, units=8, output_units=32,
                  conditioning_features=8, kernel_size=3, residual=True, skip=True, **kwargs):

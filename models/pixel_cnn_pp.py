@@ -57,6 +57,9 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
     No weight normalization (see GatedResNetBlock).
     """
 
+    # Its constructor defaults are the paper's CIFAR-10 size (53M parameters).
+    SMALL_CONFIG = dict(num_resnet=1, units=32, num_mixtures=5)
+
     def __init__(self, image_shape, num_levels, num_resnet=5, units=160, num_mixtures=10,
                  dropout_rate=0.5, num_classes=0, conditioning_dim=0, **kwargs):
         super().__init__(image_shape, num_levels, num_mixtures=num_mixtures,

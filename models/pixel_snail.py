@@ -49,6 +49,9 @@ class PixelSNAIL(LogisticMixtureModel):
     GatedResNetBlock).
     """
 
+    # Its constructor defaults are the paper's CIFAR-10 size (46M parameters).
+    SMALL_CONFIG = dict(num_blocks=2, num_resnet=1, units=32, value_size=32, num_mixtures=5)
+
     def __init__(self, image_shape, num_levels, num_blocks=12, num_resnet=4, units=256,
                  key_size=16, value_size=128, num_heads=1, num_mixtures=10, dropout_rate=0.5,
                  nonlinearity="elu", num_classes=0, conditioning_dim=0, **kwargs):

@@ -26,6 +26,10 @@ class AutoregressiveModel(keras.Model):
     models (both 0) reject conditioning.
     """
 
+    # The size a registry-name run (`--model=pixel_cnn`) trains when no experiment config
+    # gives one: small enough for the offline default run (8x8 digits, ~a minute on 2 cores).
+    # Each model declares its own (constructor arguments); {} keeps the constructor defaults.
+    SMALL_CONFIG = {}
     # Overridden (as instance attributes) by conditional models.
     num_classes = 0
     conditioning_dim = 0
@@ -98,6 +102,10 @@ class AutoregressiveModel(keras.Model):
         an incremental step override it. `conditioning` is checked."""
         return [NaiveStage(self, conditioning)]
 
+    # The driver and the stages are written with explicit tf.while_loop / tf.cond: AutoGraph
+    # must not convert them, nor (recursing) the Keras model's methods, which it mistranslates
+    # (properties called as methods, closures in build() losing `self`).
+    @tf.autograph.experimental.do_not_convert
     def cached_complete(self, images, known_mask, seed, conditioning=None, num_pixels=None):
         """Pure-TF completion through `sampling_stages` (same arguments and output as
         `sampling.naive_complete`). num_pixels: stop after this many pixels of the first
@@ -125,6 +133,7 @@ class AutoregressiveModel(keras.Model):
         return likelihood.pixel_log_prob_from_logits(
             self(images, conditioning, training=training), images)
 
+    @tf.autograph.experimental.do_not_convert  # see cached_complete
     def log_prob_unchecked(self, images, conditioning=None, training=None):
         """log p(x) per image (B,) without validating `images`: the one hot path of the
         servable, evaluation and the training step (training=True: dropout on)."""

@@ -34,10 +34,8 @@ SAMPLE_ROWS = {
         image_shape=(32, 32, 3), num_levels=256, block="row_lstm", small_layers=4,
         small_units=64, small_output_units=256, num_layers=4, units=64, output_units=256,
         conditioning_features=32)),
-    "mnist_pixel_cnn": ("pixel_cnn", dict(image_shape=(28, 28, 1), num_levels=2, num_layers=7,
-                                          units=16, output_units=32)),
-    "mnist_row_lstm": ("row_lstm", dict(image_shape=(28, 28, 1), num_levels=2, num_layers=7,
-                                        units=16, output_units=32)),
+    "mnist_pixel_cnn": "paper:mnist_pixel_cnn",
+    "mnist_row_lstm": "paper:mnist_row_lstm",
     "mnist_diagonal_bilstm": "paper:mnist_diagonal_bilstm",
     "mnist_multiscale": ("multiscale_pixelrnn", dict(
         image_shape=(28, 28, 1), num_levels=2, block="diagonal_bilstm", small_layers=7,

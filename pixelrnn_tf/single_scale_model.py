@@ -9,6 +9,7 @@ class SingleScaleModel(AutoregressiveModel):
     """Base of the single-scale zoo models; subclasses fix `BLOCK`."""
 
     BLOCK = None
+    SMALL_CONFIG = dict(num_layers=5, units=32, output_units=128)
 
     def __init__(self, image_shape, num_levels, num_layers=2, units=8, output_units=32,
                  kernel_size=3, residual=True, skip=True, **kwargs):

@@ -29,10 +29,10 @@ def test_wall_time_budget_stops_with_a_checkpoint_and_resumes_exactly(tmp_path, 
     full = tmp_path / "full"
     trainer_lib.run(_config(npz_dataset, full), str(full))
     cut = tmp_path / "cut"
-    # A zero budget stops after one step each call: every call must checkpoint, even with
+    # A tiny budget stops after one step each call: every call must checkpoint, even with
     # checkpoint_every far away, and the last call (no budget) finishes the run.
     for expected_step in (1, 2, 3):
-        result = trainer_lib.run(_config(npz_dataset, cut), str(cut), max_seconds=0.0)
+        result = trainer_lib.run(_config(npz_dataset, cut), str(cut), max_seconds=1e-9)
         assert result == {"step": expected_step, "stopped": "max_seconds"}
         assert not (cut / "eval_test.json").exists()
     final = trainer_lib.run(_config(npz_dataset, cut), str(cut))

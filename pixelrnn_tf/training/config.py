@@ -7,11 +7,9 @@ import os
 
 from pixelrnn_tf import data, experiments, registry
 
-# A model small enough for the offline default run (8x8 digits, ~a minute on 2 cores). A
-# registry-name run (--model=pixel_snail) takes the arguments its model has; the last four
-# shrink PixelCNN++ and PixelSNAIL, whose constructor defaults are the papers' CIFAR-10 sizes.
-DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128, num_resnet=1,
-                            num_blocks=2, value_size=32, num_mixtures=5)
+# A registry-name run (--model=pixel_snail) trains its model's SMALL_CONFIG (declared by each
+# model class); this one is the PixelRNN networks' (the default run's PixelCNN).
+DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128)
 # Ships with scikit-learn, so the default run needs no network.
 DEFAULT_DATASET = "digits"
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
@@ -85,10 +83,8 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
         except KeyError as e:
             raise ValueError(f"{e.args[0]} Paper configs: {', '.join(experiments.names())}.")
         model_name = model
-        # The small default size, for the arguments this model takes (PixelCNN++ has
-        # num_resnet, not num_layers, and keeps its own defaults for the rest).
-        accepted = _constructor_arguments(model_name)
-        model_config = {k: v for k, v in DEFAULT_MODEL_CONFIG.items() if k in accepted}
+        # The small size the model class declares for runs without an experiment config.
+        model_config = dict(registry.get(model_name).SMALL_CONFIG)
     dataset = dataset or DEFAULT_DATASET
     spec = data.spec(dataset, image_size=kwargs.get("image_size"))
     if paper_shape is not None and paper_shape != tuple(spec.image_shape):

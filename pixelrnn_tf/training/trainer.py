@@ -1,125 +1,30 @@
-"""The training loop: distributed steps, checkpoints, NaN stop, progress, TensorBoard, eval."""
+"""The training loop: the Trainer (strategy, model, optimizer, checkpoints, the step) and
+`run()` (resume, NaN stop, wall-time budget, TensorBoard, final evaluation and samples).
+Schedules, evaluation, progress and restoring live in their own modules beside it."""
 
 import json
 import math
 import os
-import sys
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from pixelrnn_tf import data, likelihood, registry, sampling
+from pixelrnn_tf import data, sampling
 from pixelrnn_tf.training import checkpoints as checkpoints_lib
 from pixelrnn_tf.training import distribution, workdir as workdir_lib
+# The jobs a run uses, each in its own module (and re-exported: callers use trainer.X).
+from pixelrnn_tf.training.evaluation import append_eval_log, evaluate, write_eval  # noqa: F401
+from pixelrnn_tf.training.progress import Progress, TrainClock  # noqa: F401
+from pixelrnn_tf.training.restore import build_model, restore_model  # noqa: F401
+from pixelrnn_tf.training.schedules import (WarmupCosine, learning_rate,  # noqa: F401
+                                            make_optimizer, total_steps)
 from pixelrnn_tf.training.checkpoints import CheckpointDamaged  # noqa: F401 (re-exported)
 from pixelrnn_tf.training.weight_average import WeightAverage
 
 
 class TrainingDiverged(RuntimeError):
     pass
-
-
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up over `warmup_steps`, then constant or cosine decay to 0 at `total_steps`."""
-
-    def __init__(self, learning_rate, total_steps, warmup_steps=0, cosine=True):
-        self.learning_rate = float(learning_rate)
-        self.total_steps = int(total_steps)
-        self.warmup_steps = int(warmup_steps)
-        self.cosine = bool(cosine)
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        lr = tf.constant(self.learning_rate, tf.float32)
-        if self.warmup_steps:
-            lr = lr * tf.minimum(1.0, (step + 1.0) / self.warmup_steps)
-        if self.cosine:
-            span = float(max(self.total_steps - self.warmup_steps, 1))
-            done = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
-            lr = lr * 0.5 * (1.0 + tf.cos(math.pi * done))
-        return lr
-
-    def get_config(self):
-        return dict(learning_rate=self.learning_rate, total_steps=self.total_steps,
-                    warmup_steps=self.warmup_steps, cosine=self.cosine)
-
-
-def learning_rate(config, total_steps):
-    """The optimizer's learning rate: a float, or a schedule over `total_steps`."""
-    if config.lr_schedule == "constant" and not config.warmup_steps:
-        return config.learning_rate
-    return WarmupCosine(config.learning_rate, total_steps, config.warmup_steps,
-                        cosine=config.lr_schedule == "cosine")
-
-
-def total_steps(config, num_train_images):
-    if config.epochs:
-        return int(math.ceil(config.epochs * num_train_images / config.batch_size))
-    return config.steps
-
-
-def make_optimizer(name, learning_rate):
-    if name == "rmsprop":  # the paper's choice
-        return keras.optimizers.RMSprop(learning_rate)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
-    raise ValueError(f"Unknown optimizer {name!r}.")
-
-
-def build_model(config):
-    keras.utils.set_random_seed(config.seed)
-    return registry.build(config.model, **config.model_config)
-
-
-def evaluate(model, images, batch_size=64, labels=None):
-    """Exact NLL over every image (given its label, for a class-conditional model): mean nats
-    per image and bits/dim."""
-
-    @tf.function(reduce_retracing=True)
-    def batch_log_prob(x, *cond):
-        return likelihood.image_log_prob(model.pixel_log_prob_unchecked(x, *cond))
-
-    if model.is_conditional and labels is None:
-        raise ValueError(f"{model.name} is class-conditional: evaluate it with labels.")
-    total, count = 0.0, 0
-    for start, batch in zip(range(0, len(images), batch_size),
-                            data.eval_batches(images, batch_size)):
-        cond = [] if labels is None else [labels[start:start + len(batch)]]
-        total += float(tf.reduce_sum(tf.cast(batch_log_prob(batch, *cond), tf.float64)))
-        count += len(batch)
-    nll = -total / count
-    return {"nll_nats": nll, "bits_per_dim": nll / (model.num_dims * math.log(2.0)),
-            "num_images": count}
-
-
-class Progress:
-    """One status line: step, loss (nats/image and bits/dim), images/s, ETA."""
-
-    def __init__(self, total, batch_size, stream=sys.stderr):
-        self.total, self.batch_size, self.stream = total, batch_size, stream
-        self.start = time.time()
-        self.last_time, self.last_step = self.start, None
-
-    def update(self, step, nats, bpd, final=False):
-        now = time.time()
-        if self.last_step is None:
-            self.last_step, self.last_time = step - 1, self.start
-        rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
-        eta = (self.total - step) * self.batch_size / max(rate, 1e-9)
-        width = 24
-        done = int(width * step / max(self.total, 1))
-        bar = "=" * done + "." * (width - done)
-        self.stream.write(f"\r[{bar}] step {step}/{self.total}  loss {nats:.3f} nats "
-                          f"{bpd:.4f} bits/dim  {rate:.1f} img/s  ETA {eta:.0f}s ")
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
-        self.last_step, self.last_time = step, now
-        return rate
 
 
 class Trainer:
@@ -217,8 +122,7 @@ class Trainer:
             # (images, labels) for a class-conditional model.
             images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
             with tf.GradientTape() as tape:
-                log_p = likelihood.image_log_prob(
-                    model.pixel_log_prob_unchecked(images, *cond, training=True))
+                log_p = model.log_prob_unchecked(images, *cond, training=True)
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
                 loss = tf.reduce_sum(-log_p) / (batch * num_dims)
@@ -248,8 +152,7 @@ class Trainer:
 
         def replica_loss(batch_data):
             images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
-            return tf.reduce_sum(-likelihood.image_log_prob(
-                model.pixel_log_prob_unchecked(images, *cond)))
+            return tf.reduce_sum(-model.log_prob_unchecked(images, *cond))
 
         @tf.function
         def loss_fn(dist_images):
@@ -351,7 +254,7 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start, train_labels)
     progress = Progress(num_steps, config.batch_size)
-    clock = _TrainClock(workdir if trainer.is_chief else None)
+    clock = TrainClock(workdir if trainer.is_chief else None)
     num_dims = int(np.prod(spec.image_shape))
     step = start
     since_eval = []  # training losses since the last periodic evaluation
@@ -406,9 +309,9 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
             if config.eval_every and step % config.eval_every == 0 and step < num_steps:
                 with trainer.evaluation_weights():
                     metrics = evaluate(trainer.model, eval_images, labels=eval_labels)
-                _write_eval(writers["eval"], step, metrics, eval_split)
+                write_eval(writers["eval"], step, metrics, eval_split)
                 if trainer.is_chief:
-                    _append_eval_log(workdir, step, step * config.batch_size / len(train_images),
+                    append_eval_log(workdir, step, step * config.batch_size / len(train_images),
                                      eval_split, metrics, since_eval, clock.total())
                 since_eval = []
             if max_seconds is not None and time.time() - loop_start >= max_seconds \
@@ -444,7 +347,7 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
                        raw_weights_bits_per_dim=raw["bits_per_dim"])
         _log(f"without weight averaging: {raw['nll_nats']:.3f} nats/image, "
              f"{raw['bits_per_dim']:.4f} bits/dim")
-    _write_eval(writers["eval"], step, metrics, test_split, log=False)
+    write_eval(writers["eval"], step, metrics, test_split, log=False)
     with open(os.path.join(workdir, f"eval_{test_split}.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     samples = sampling.sample(trainer.model, config.num_samples, seed=config.seed,
@@ -486,29 +389,6 @@ class _TerminationRequest:
             self._old = None
 
 
-class _TrainClock:
-    """Wall time spent in the training loop over every (resumed) run of a workdir, as of the
-    last checkpoint (time after a checkpoint that is lost to a kill is not counted)."""
-
-    def __init__(self, workdir):
-        self.path = workdir and os.path.join(workdir, "train_time.json")
-        self.before = 0.0
-        if self.path and os.path.exists(self.path):
-            with open(self.path) as f:
-                self.before = float(json.load(f)["seconds"])
-        self.start = time.time()
-
-    def total(self):
-        return self.before + time.time() - self.start
-
-    def save(self):
-        if self.path:
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump({"seconds": round(self.total(), 1)}, f)
-            os.replace(tmp, self.path)
-
-
 def sample_labels(model, num_samples):
     """Labels for a grid of samples of a class-conditional model: 0, 1, 2, ... cyclically
     (one column per class when the grid has num_classes columns); None otherwise."""
@@ -524,42 +404,3 @@ def _is_chief_task():
     if task.get("type") == "chief" or not task:
         return True
     return "chief" not in cluster and task.get("type") == "worker" and int(task["index"]) == 0
-
-
-def _append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds):
-    """One line per periodic evaluation in eval_log.jsonl: the learning curve of the run
-    (and the mean training loss since the previous evaluation)."""
-    record = dict(step=step, epoch=round(epoch, 4), split=split, nll_nats=metrics["nll_nats"],
-                  bits_per_dim=metrics["bits_per_dim"], num_images=metrics["num_images"],
-                  train_nll_nats=float(np.mean(train_losses)) if train_losses else None,
-                  train_seconds=round(seconds, 1))
-    with open(os.path.join(workdir, "eval_log.jsonl"), "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _write_eval(writer, step, metrics, split, log=True):
-    with writer.as_default(step=step):
-        tf.summary.scalar("loss_nats", metrics["nll_nats"])
-        tf.summary.scalar("bits_per_dim", metrics["bits_per_dim"])
-    if log:
-        _log(f"\neval@{step} {split}: {metrics['nll_nats']:.3f} nats, "
-             f"{metrics['bits_per_dim']:.4f} bits/dim")
-
-
-def restore_model(workdir):
-    """The model of a training workdir at its latest checkpoint (no optimizer state needed)."""
-    config = workdir_lib.load_config(workdir)
-    model = build_model(config)
-    step = tf.Variable(0, dtype=tf.int64)
-    average = (WeightAverage(model.trainable_variables, config.ema_decay)
-               if config.ema_decay else None)
-    extra = {"ema": average} if average else {}
-    # partial: the optimizer's slots are not wanted here; every model variable must still get
-    # a value (assert_existing_objects_matched), never silently keep its initialization.
-    latest, _ = checkpoints_lib.restore(tf.train.Checkpoint(step=step, model=model, **extra),
-                                        os.path.join(workdir, "checkpoints"), partial=True)
-    if not latest:
-        raise FileNotFoundError(f"--workdir {workdir} has no checkpoint.")
-    if average:
-        average.copy_to_model()
-    return model, config, int(step.numpy())

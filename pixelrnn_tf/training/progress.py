@@ -1,0 +1,55 @@
+"""What a run shows and keeps of its time: the progress line and the training clock."""
+
+import json
+import os
+import sys
+import time
+
+
+class Progress:
+    """One status line: step, loss (nats/image and bits/dim), images/s, ETA."""
+
+    def __init__(self, total, batch_size, stream=sys.stderr):
+        self.total, self.batch_size, self.stream = total, batch_size, stream
+        self.start = time.time()
+        self.last_time, self.last_step = self.start, None
+
+    def update(self, step, nats, bpd, final=False):
+        now = time.time()
+        if self.last_step is None:
+            self.last_step, self.last_time = step - 1, self.start
+        rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
+        eta = (self.total - step) * self.batch_size / max(rate, 1e-9)
+        width = 24
+        done = int(width * step / max(self.total, 1))
+        bar = "=" * done + "." * (width - done)
+        self.stream.write(f"\r[{bar}] step {step}/{self.total}  loss {nats:.3f} nats "
+                          f"{bpd:.4f} bits/dim  {rate:.1f} img/s  ETA {eta:.0f}s ")
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
+        self.last_step, self.last_time = step, now
+        return rate
+
+
+class TrainClock:
+    """Wall time spent in the training loop over every (resumed) run of a workdir, as of the
+    last checkpoint (time after a checkpoint that is lost to a kill is not counted)."""
+
+    def __init__(self, workdir):
+        self.path = workdir and os.path.join(workdir, "train_time.json")
+        self.before = 0.0
+        if self.path and os.path.exists(self.path):
+            with open(self.path) as f:
+                self.before = float(json.load(f)["seconds"])
+        self.start = time.time()
+
+    def total(self):
+        return self.before + time.time() - self.start
+
+    def save(self):
+        if self.path:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"seconds": round(self.total(), 1)}, f)
+            os.replace(tmp, self.path)
