@@ -85,6 +85,8 @@ class GatedStage:
     its horizontal input at the k//2 pixels to the left (B, k//2, Fh).
     """
 
+    full_pass_per_pixel = False
+
     def __init__(self, model, conditioning):
         self.model = model
         dtype = model.compute_dtype

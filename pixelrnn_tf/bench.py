@@ -97,7 +97,7 @@ def bench_sample():
         naive.get_concrete_function(x, known, seed)
         _timed(naive, x, known, seed)  # warm-up
         naive_total = _timed(naive, x, known, seed) / steps * h * w * c
-        if hasattr(model, "num_mixtures"):
+        if model.sampling_stages()[0].full_pass_per_pixel:
             # One full pass per pixel, the same cost for every pixel: timed on a prefix of
             # naive_steps pixels like the naive sampler (the whole image would take hours).
             per_pixel = tf.function(lambda a, k, s: model.cached_complete(

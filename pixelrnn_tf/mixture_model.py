@@ -110,6 +110,8 @@ class MixtureStage:
     """The sampling stage of a LogisticMixtureModel: one full pass per pixel (see
     `pixelrnn_tf.sampling.driver` for the contract)."""
 
+    full_pass_per_pixel = True
+
     def __init__(self, model, conditioning):
         self.model, self.conditioning = model, conditioning
         self.pixels = raster_pixels(*model.image_shape[:2])

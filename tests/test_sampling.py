@@ -109,3 +109,28 @@ def test_bad_sampling_arguments():
         sampling.sample(model, 0)
     with pytest.raises(ValueError, match="known_mask must have shape"):
         sampling.complete(model, np.zeros((2, 2, 2, 1), np.uint8), np.zeros((2, 3, 3), bool))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_answers_the_sampling_contract(name):
+    # The stages cover every pixel once per stage grid, and declare their cost.
+    model = build_tiny(name, (3, 4, 1), 2)
+    stages = model.sampling_stages()
+    assert stages and all(isinstance(s.full_pass_per_pixel, bool) for s in stages)
+    covered = np.zeros((3, 4), bool)
+    for stage in stages:
+        pixels = np.asarray(stage.pixels)
+        assert len({tuple(p) for p in pixels}) == len(pixels)  # no pixel twice in a stage
+        covered[tuple(pixels.T)] = True
+    assert covered.all()
+    # The naive default is what the other stages are tested against, and is a stage too.
+    from pixelrnn_tf.sampling.stages import NaiveStage
+
+    naive = NaiveStage(model)
+    got = model.cached_complete(tf.zeros((2, 3, 4, 1), tf.int32), tf.zeros((2, 3, 4), bool), 5)
+    want = sampling.driver.complete([naive], model.image_shape, tf.zeros((2, 3, 4, 1), tf.int32),
+                                    tf.zeros((2, 3, 4), bool), 5)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    reference = sampling.naive_complete(model, tf.zeros((2, 3, 4, 1), tf.int32),
+                                        tf.zeros((2, 3, 4), bool), tf.constant(5, tf.int64))
+    np.testing.assert_array_equal(want.numpy(), reference.numpy())

@@ -11,6 +11,7 @@ driver that walks any model's sampling stages, and the user-facing API.
 from pixelrnn_tf.sampling.api import (complete, completion_grid, graph_complete, image_grid,
                                       sample, save_png)
 from pixelrnn_tf.sampling.draw import draw, gumbel_noise
+from pixelrnn_tf.sampling import driver  # noqa: F401
 from pixelrnn_tf.sampling.naive import naive_complete
 
 __all__ = ["complete", "completion_grid", "draw", "graph_complete", "gumbel_noise",

@@ -10,6 +10,8 @@ order. A stage has
   - `channel_logits(pixel_state, images, i, j, channel)` -> (logits (B, L), pixel_state): the
     conditional of one channel given the channels drawn before it;
   - `end_pixel(state, pixel_state, images, t, i, j)` -> state: the pixel is final, cache it.
+  - `full_pass_per_pixel`: True when a pixel costs a full network pass (what a benchmark
+    times on a prefix), False for an incremental stage.
 The driver draws each sub-pixel with the one shared draw step (noise keyed by the sub-pixel's
 raster index), so every stage list gives the naive sampler's images for the same seed. After
 a stage, the pixels it walked count as known for the next one (Multi-Scale: the small image).

@@ -15,6 +15,8 @@ class NaiveStage:
     sampling contract (same images as `naive.naive_complete`). Assumes, as every model here,
     that the channels of a pixel are consecutive in the model's order."""
 
+    full_pass_per_pixel = True  # C passes, in fact
+
     def __init__(self, model, conditioning=None):
         self.model, self.conditioning = model, conditioning
         rank = model.ordering()[..., 0]
@@ -42,6 +44,8 @@ class NetworkStage:
     the network is conditioned on (computed once, from the image as the earlier stages left
     it), or None.
     """
+
+    full_pass_per_pixel = False
 
     def __init__(self, network, scale, image_shape, stride=1, conditioning_map=None):
         h, w, _ = image_shape
