@@ -211,4 +211,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)
