@@ -182,6 +182,12 @@ class AutoregressiveModel(keras.Model):
         # held by an untracked object so tf.train.Checkpoint and the .weights.h5 files of a
         # compiled model hold the same variables as an uncompiled one's.
         self._fit_metrics = _FitMetrics()
+        # The zoo's models create their weights at construction: build the optimizer now
+        # (under the same scope), not lazily inside Keras' first traced step, where a first
+        # call that fails (refused input) would leave the next call "creating variables on a
+        # non-first call" to the tf.function.
+        if self.built and self.trainable_variables and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
