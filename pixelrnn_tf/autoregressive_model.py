@@ -153,6 +153,118 @@ class AutoregressiveModel(keras.Model):
         """-log p(x) / (H W C ln 2) per image, (B,)."""
         return likelihood.bits_per_dim(self.log_prob(images, conditioning), self.num_dims)
 
+    # ---- Keras compile() / fit() / evaluate() -------------------------------------------
+    # train_step / test_step are overridden rather than compute_loss: Keras' default step
+    # first runs `self(x)`, the (B, H, W, C, L) logit table (for a mixture model, the table
+    # that `log_prob_unchecked` exists to avoid), and only then calls compute_loss; the exact
+    # NLL needs one pass of `log_prob_unchecked`, nothing else. (TensorFlow backend, the only
+    # one the zoo supports.)
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None,
+                **kwargs):
+        """Keras' compile, with the model's exact NLL as the loss: the mean over the batch of
+        -log p(x) / num_dims (nats per dimension, the scale of `python -m pixelrnn_tf.train`,
+        so the same learning rates apply), and the metrics `nll_nats` (nats per image) and
+        `bits_per_dim`. A `loss` or `metrics` argument is refused: the model's output is a
+        table of conditionals, not a prediction of `y` (which, for a class-conditional
+        model, holds the labels it is conditioned on)."""
+        if loss is not None:
+            raise ValueError(
+                f"{self.name} trains on its exact negative log-likelihood; compile() takes no "
+                f"`loss` (got {loss!r}). Call compile(optimizer=...) without it, or write your "
+                "own training loop on log_prob_unchecked(images, training=True).")
+        if metrics or weighted_metrics:
+            raise ValueError(
+                f"{self.name} reports its own metrics (loss in nats/dim, nll_nats, "
+                "bits_per_dim); compile() takes no `metrics` or `weighted_metrics`.")
+        super().compile(optimizer=optimizer, **kwargs)
+        # Created here, under the caller's distribution scope, like Keras' own loss tracker;
+        # held by an untracked object so tf.train.Checkpoint and the .weights.h5 files of a
+        # compiled model hold the same variables as an uncompiled one's.
+        self._fit_metrics = _FitMetrics()
+        # The zoo's models create their weights at construction: build the optimizer now
+        # (under the same scope), not lazily inside Keras' first traced step, where a first
+        # call that fails (refused input) would leave the next call "creating variables on a
+        # non-first call" to the tf.function.
+        if self.built and self.trainable_variables and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        fit_metrics = getattr(self, "_fit_metrics", None)
+        return [] if fit_metrics is None else fit_metrics.all
+
+    def _unpack_fit_batch(self, data):
+        """A Keras data batch -> checked (images, conditioning). x is the images (integer
+        pixel values); y is the conditioning of a conditional model (labels or vectors), and
+        must be absent for an unconditional one."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(f"{self.name}: sample weights are not supported by fit/evaluate.")
+        if isinstance(x, (tuple, list)):
+            raise ValueError(f"{self.name}: x must be a batch of images (B, H, W, C); pass "
+                             "labels as y (fit(images, labels)) or as a dataset of "
+                             "(images, labels) pairs.")
+        if y is not None and not self.is_conditional:
+            raise ValueError(f"Model {self.name!r} is unconditional: fit/evaluate it on images "
+                             "only (drop the labels, e.g. dataset.map(lambda x, y: x)).")
+        if y is None and self.is_conditional:
+            raise ValueError(f"Model {self.name!r} is conditional: fit/evaluate it on "
+                             "(images, labels), e.g. fit(images, labels).")
+        # Dtype, rank and shape are checked now (at trace time); values in [0, num_levels)
+        # by graph assertions: float images (e.g. scaled to [0, 1]) are refused, not trained.
+        images = self.validate(x)
+        return images, self.check_conditioning(y)
+
+    def _nll_step_loss(self, log_p):
+        """Loss of one replica's batch: mean nats per dimension, scaled by 1/replicas as Keras
+        does (the optimizer sums the replicas' gradients), so one step equals the project
+        trainer's step over the global batch."""
+        log_p = tf.cast(log_p, tf.float32)
+        loss = -tf.reduce_mean(log_p) / self.num_dims
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss / replicas if replicas > 1 else loss
+
+    def _update_fit_metrics(self, log_p):
+        if getattr(self, "_fit_metrics", None) is None:
+            raise RuntimeError(f"{self.name}: call compile(optimizer=...) before fit/evaluate.")
+        self._fit_metrics.update(tf.cast(-log_p, tf.float32), self.num_dims)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        images, conditioning = self._unpack_fit_batch(data)
+        cond = [] if conditioning is None else [conditioning]
+        with tf.GradientTape() as tape:
+            log_p = self.log_prob_unchecked(images, *cond, training=True)
+            loss = self._nll_step_loss(log_p)
+            scaled_loss = self.optimizer.scale_loss(loss)  # mixed precision's loss scale
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+        return self._update_fit_metrics(log_p)
+
+    def test_step(self, data):
+        images, conditioning = self._unpack_fit_batch(data)
+        cond = [] if conditioning is None else [conditioning]
+        return self._update_fit_metrics(self.log_prob_unchecked(images, *cond, training=False))
+
     def get_config(self):
         return {"name": self.name, "image_shape": list(self.image_shape),
                 "num_levels": self.num_levels}
+
+
+class _FitMetrics:
+    """The metrics of compile()/fit()/evaluate(), averaged over images (exact over an epoch
+    or an evaluation, whatever the batch sizes): `loss` (nats per dimension), `nll_nats`
+    (nats per image), `bits_per_dim`. A plain object: neither Keras nor tf.train.Checkpoint
+    tracks it."""
+
+    def __init__(self):
+        self.loss = keras.metrics.Mean(name="loss")
+        self.nll_nats = keras.metrics.Mean(name="nll_nats")
+        self.bits_per_dim = keras.metrics.Mean(name="bits_per_dim")
+        self.all = [self.loss, self.nll_nats, self.bits_per_dim]
+
+    def update(self, nll, num_dims):
+        self.loss.update_state(nll / num_dims)
+        self.nll_nats.update_state(nll)
+        self.bits_per_dim.update_state(nll / (num_dims * float(np.log(2.0))))

@@ -2,6 +2,7 @@
 before TensorFlow initializes, so these run in fresh processes).
 
   python -m tests.distributed_check mirrored OUT.json
+  python -m tests.distributed_check keras_fit OUT.json
 """
 
 import json
@@ -51,5 +52,41 @@ def mirrored(out):
         json.dump(results, f)
 
 
+def keras_fit(out):
+    """model.fit / evaluate of the Keras API inside a MirroredStrategy over two logical CPUs,
+    against the same step on one device (same initial weights, same batch)."""
+    import keras
+
+    import models
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    images = _images()[:BATCH]
+    results = {}
+    # One strategy object of each kind for the process: two MirroredStrategy objects in one
+    # process reuse collective instance keys and abort each other's all-reduce.
+    strategies = {s: distribution.make_strategy(s) for s in ("one_device", "mirrored")}
+    for name in ("row_lstm", "pixel_cnn_pp"):
+        config = tiny_config(name, SHAPE, LEVELS)
+        if "dropout_rate" in config:
+            config["dropout_rate"] = 0.0  # the two runs must see the same network
+        for strategy in ("one_device", "mirrored"):
+            strategy_obj = strategies[strategy]
+            with strategy_obj.scope():
+                keras.utils.set_random_seed(0)
+                model = models.build(name, **config)
+                model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+            initial = [w.numpy().tolist() for w in model.trainable_weights]
+            before = model.evaluate(images, batch_size=BATCH, return_dict=True, verbose=0)
+            history = model.fit(images, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+            results[f"{name}/{strategy}"] = dict(
+                replicas=strategy_obj.num_replicas_in_sync, before=before,
+                history=history.history, initial=initial,
+                weights=[w.numpy().tolist() for w in model.trainable_weights])
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
 if __name__ == "__main__":
-    {"mirrored": mirrored}[sys.argv[1]](sys.argv[2])
+    {"mirrored": mirrored, "keras_fit": keras_fit}[sys.argv[1]](sys.argv[2])
