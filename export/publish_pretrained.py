@@ -63,6 +63,18 @@ def _has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def _train_seconds(workdir, evaluation):
+    """The run's training wall time: from its final evaluation, else (a run evaluated with
+    `python -m pixelrnn_tf.evaluate`, e.g. a campaign run) from train_time.json."""
+    if evaluation.get("train_seconds") is not None:
+        return evaluation["train_seconds"]
+    path = os.path.join(workdir, "train_time.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)["seconds"]
+    return None
+
+
 def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
     import numpy as np
     import tensorflow as tf
@@ -95,7 +107,7 @@ def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
     train_config.pop("data_dir", None)
     meta.update(
         name=name, train_config=train_config, hardware=machine(),
-        train_steps=evaluation["step"], train_seconds=evaluation.get("train_seconds"),
+        train_steps=evaluation["step"], train_seconds=_train_seconds(workdir, evaluation),
         test_split=evaluation.get("split", "test"), test_images=evaluation["num_images"],
         test_nll_nats=evaluation["nll_nats"], test_bits_per_dim=evaluation["bits_per_dim"],
         check_images=len(test), check_nll_nats=saved_model_nll(loaded, test, labels),
