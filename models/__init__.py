@@ -1,6 +1,7 @@
-"""The model zoo. Importing this package registers every built-in model."""
+"""The model zoo. Importing this package registers every built-in model and every
+experiment config (models.configs) into the library's registries."""
 
-from models import registry
+from models import configs, registry
 from models.diagonal_bilstm import DiagonalBiLSTMPixelRNN
 from models.gated_pixel_cnn import GatedPixelCNN
 from models.multiscale_pixelrnn import MultiScalePixelRNN
@@ -13,5 +14,5 @@ build = registry.build
 get = registry.get
 names = registry.names
 
-__all__ = ["DiagonalBiLSTMPixelRNN", "GatedPixelCNN", "MultiScalePixelRNN", "PixelCNN",
+__all__ = ["configs", "DiagonalBiLSTMPixelRNN", "GatedPixelCNN", "MultiScalePixelRNN", "PixelCNN",
            "PixelCNNPlusPlus", "PixelSNAIL", "RowLSTMPixelRNN", "build", "get", "names", "registry"]

@@ -76,3 +76,16 @@ def _imports(path):
 def test_no_library_module_imports_the_zoo_even_lazily(name, path):
     bad = [m for m in _imports(path) if m.split(".")[0] in FORBIDDEN]
     assert not bad, f"{name} imports {bad}"
+
+
+def test_importing_the_zoo_fills_both_registries():
+    # What an entry module relies on: `import models` alone registers the models AND the
+    # experiment configs (a fresh process: no test module has imported models.configs).
+    code = ("import models\nfrom pixelrnn_tf import experiments, registry\n"
+            "assert 'pixel_cnn' in registry.names(), registry.names()\n"
+            "assert 'mnist_pixel_cnn' in experiments.names(), experiments.names()\n"
+            "assert 'campaign_mnist_pixel_cnn' in experiments.names()\nprint('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin",
+                                            "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
