@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 import models  # noqa: E402,F401  (fills the library's registry with the zoo)
 
@@ -210,4 +210,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("workdir", None, "Training workdir to export.", required=True)
     flags.DEFINE_string("export_base", None, "Folder of numbered versions.", required=True)
     flags.DEFINE_integer("version", None, "Version number (default: next free).", lower_bound=1)
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)
