@@ -74,6 +74,7 @@ def export(model, export_base, metadata=None, version=None):
     overwritten (FileExistsError). Temporary folders left by killed exports are removed
     first (remove_stale_temporaries).
     """
+    import numpy as np
     import tensorflow as tf
 
     from export.servable import Servable, signature_docs
@@ -102,7 +103,9 @@ def export(model, export_base, metadata=None, version=None):
 
         meta = dict(model=getattr(model, "registry_name", type(model).__name__),
                     config=model.get_config(), num_levels=model.num_levels,
-                    image_shape=list(model.image_shape), version=version,
+                    image_shape=list(model.image_shape),
+                    ordering=np.asarray(model.ordering()).astype(int).tolist(),
+                    version=version,
                     num_variables=len(model.variables),
                     num_parameters=int(sum(int(tf.size(v)) for v in model.variables)),
                     signatures=signature_docs(model), num_classes=model.num_classes,
