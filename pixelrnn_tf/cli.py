@@ -62,7 +62,7 @@ def quiet_python_logging():
     import logging as py_logging
 
     f = flags.FLAGS
-    if f.verbose or f["verbosity"].present:
+    if not f.is_parsed() or f.verbose or f["verbosity"].present:  # not parsed: called directly
         return
     logging.set_verbosity(logging.WARNING)
     py_logging.getLogger("tensorflow").setLevel(py_logging.WARNING)
