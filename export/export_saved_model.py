@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 import models  # noqa: E402,F401  (fills the library's registry with the zoo)
 
@@ -74,6 +74,7 @@ def export(model, export_base, metadata=None, version=None):
     overwritten (FileExistsError). Temporary folders left by killed exports are removed
     first (remove_stale_temporaries).
     """
+    import numpy as np
     import tensorflow as tf
 
     from export.servable import Servable, signature_docs
@@ -102,7 +103,9 @@ def export(model, export_base, metadata=None, version=None):
 
         meta = dict(model=getattr(model, "registry_name", type(model).__name__),
                     config=model.get_config(), num_levels=model.num_levels,
-                    image_shape=list(model.image_shape), version=version,
+                    image_shape=list(model.image_shape),
+                    ordering=np.asarray(model.ordering()).astype(int).tolist(),
+                    version=version,
                     num_variables=len(model.variables),
                     num_parameters=int(sum(int(tf.size(v)) for v in model.variables)),
                     signatures=signature_docs(model), num_classes=model.num_classes,
@@ -210,4 +213,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("workdir", None, "Training workdir to export.", required=True)
     flags.DEFINE_string("export_base", None, "Folder of numbered versions.", required=True)
     flags.DEFINE_integer("version", None, "Version number (default: next free).", lower_bound=1)
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

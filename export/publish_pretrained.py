@@ -17,7 +17,7 @@ import json
 import os
 import platform
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 import models  # noqa: E402,F401  (fills the library's registry with the zoo)
 
@@ -161,4 +161,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("name", None, "Zoo name (folder under models/pretrained).",
                         required=True)
     flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's).")
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

@@ -80,11 +80,15 @@ class Servable(tf.Module):
         self._model = lambda: model  # hidden from tf.Module tracking
         self.image_shape = tuple(model.image_shape)
         self.num_levels = model.num_levels
-        # Unknown shapes in the signatures: our own checks then give the error messages.
+        # Declared shapes, so that a client learns H, W, C from the SignatureDef itself
+        # (saved_model_cli show, TF Serving's GetModelMetadata); a wrong rank or H, W, C is
+        # then refused by TensorFlow before the graph runs. Our own checks stay for what a
+        # signature cannot say: the value range, a known_mask of the images' batch.
         # export() traces with autograph=False first (see export_saved_model._save).
-        images = tf.TensorSpec(None, tf.uint8, name="images")
+        h, w, c = self.image_shape
+        images = tf.TensorSpec([None, h, w, c], tf.uint8, name="images")
         seed = tf.TensorSpec([], tf.int64, name="seed")
-        known = tf.TensorSpec(None, tf.uint8, name="known_mask")
+        known = tf.TensorSpec([None, h, w], tf.uint8, name="known_mask")
         if not model.is_conditional:
             self.log_prob = tf.function(self._log_prob, autograph=autograph,
                                         input_signature=[images])

@@ -11,7 +11,10 @@ if _backend != "tensorflow":
         "Unset KERAS_BACKEND or set KERAS_BACKEND=tensorflow."
     )
 
-import keras  # noqa: E402
+from pixelrnn_tf import _quiet  # noqa: E402  (no TensorFlow import: must run before it)
+
+with _quiet.setup():  # the CLIs hide TensorFlow's C++ log lines unless --verbose
+    import keras  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError(

@@ -6,10 +6,9 @@
 Every ratio printed is between numbers measured in the same run.
 """
 
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 from absl import app, flags  # noqa: E402
 
@@ -136,4 +135,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from pixelrnn_tf import cli
+
+    cli.run(main)

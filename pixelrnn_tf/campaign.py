@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 from absl import app, flags  # noqa: E402
 

@@ -4,12 +4,19 @@ unexpected error keeps its traceback (it is a bug to report, and the traceback l
   from pixelrnn_tf import cli
   if __name__ == "__main__":
       cli.run(main)
+
+Quiet by default: TensorFlow's C++ log lines are hidden before TensorFlow loads (see
+`pixelrnn_tf/_quiet.py`) and Python absl logging shows WARNING and above; `--verbose` brings
+both back (an explicit `--verbosity` or TF_CPP_MIN_LOG_LEVEL is honoured as given).
 """
 
 import os
 import sys
 
-from absl import app
+from absl import app, flags, logging
+
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's C++ log lines (INFO / WARNING / ERROR) "
+                  "and Python absl INFO logs, hidden by default.")
 
 _PROJECT = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d)
                  + os.sep for d in ("pixelrnn_tf", "models", "export"))
@@ -49,8 +56,21 @@ def one_line(error):
     return f"error: {text}"
 
 
+def quiet_python_logging():
+    """After flags parse: absl/TensorFlow Python logging at WARNING unless --verbose or an
+    explicit --verbosity."""
+    import logging as py_logging
+
+    f = flags.FLAGS
+    if not f.is_parsed() or f.verbose or f["verbosity"].present:  # not parsed: called directly
+        return
+    logging.set_verbosity(logging.WARNING)
+    py_logging.getLogger("tensorflow").setLevel(py_logging.WARNING)
+
+
 def wrap(main):
     def wrapped(argv):
+        quiet_python_logging()
         try:
             return main(argv)
         except Exception as e:  # noqa: BLE001 (re-raised unless it is a user error)

@@ -9,7 +9,7 @@ Each output row: original | occluded (unknown pixels grey) | `--completions` com
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 from absl import app, flags  # noqa: E402
 

@@ -6,9 +6,8 @@ Examples:
   python -m pixelrnn_tf.train --model=cifar10_pixel_cnn --data_dir=/tmp/tfds   # a paper config
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's log lines: hidden by pixelrnn_tf/_quiet.py unless --verbose.
 
 from absl import flags  # noqa: E402
 

@@ -9,6 +9,7 @@ then overlaps the in-process tests.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -410,6 +411,12 @@ def test_saved_model_cli_show_and_run(setup):
                  "signature_def['sample']", "signature_def['complete']", "num_samples",
                  "known_mask", "pixel_log_prob", "bits_per_dim", "DT_UINT8", "DT_INT64"):
         assert text in out, text
+    # The SignatureDefs describe themselves: images (-1, H, W, C), known_mask (-1, H, W).
+    images_info = re.findall(r"inputs\['images'\] tensor_info:\s+dtype: (\S+)\s+shape: (.*)", out)
+    mask_info = re.findall(r"inputs\['known_mask'\] tensor_info:\s+dtype: (\S+)\s+shape: (.*)",
+                           out)
+    assert len(images_info) >= 3 and set(images_info) == {("DT_UINT8", "(-1, 4, 4, 3)")}, out
+    assert mask_info == [("DT_UINT8", "(-1, 4, 4)")], out
     code, out, err = setup["jobs"]["run"].result()
     assert code == 0, err[-2000:]
     want = model.log_prob(np.zeros((1,) + SHAPE, np.uint8)).numpy()[0]
@@ -460,3 +467,23 @@ def test_export_cli_from_a_training_workdir(setup):
     assert again.returncode == 1 and "already exists; refusing to overwrite" in again.stderr
     assert sorted(os.listdir(setup["tmp"] / "cli")) == ["1"]
     shutil.rmtree(setup["tmp"] / "cli")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signatures_declare_image_shapes_and_model_json_the_order(setup, name):
+    model, path = setup["exports"][name]
+    h, w, c = SHAPE
+    loaded = tf.saved_model.load(path)
+    for sig in ("serving_default", "log_prob", "complete"):
+        spec = loaded.signatures[sig].structured_input_signature[1]["images"]
+        assert spec.shape.as_list() == [None, h, w, c] and spec.dtype == tf.uint8, (sig, spec)
+    spec = loaded.signatures["complete"].structured_input_signature[1]["known_mask"]
+    assert spec.shape.as_list() == [None, h, w] and spec.dtype == tf.uint8, spec
+    with open(os.path.join(path, export_saved_model.METADATA_FILE)) as f:
+        ordering = json.load(f)["ordering"]
+    np.testing.assert_array_equal(np.array(ordering), np.asarray(model.ordering()))
+    assert np.array(ordering).shape == SHAPE
+    assert sorted(np.array(ordering).reshape(-1).tolist()) == list(range(h * w * c))
+    raster = np.arange(h * w * c).reshape(SHAPE)
+    if name == "multiscale_pixelrnn":
+        assert not np.array_equal(ordering, raster)  # the small image's sub-pixels first
