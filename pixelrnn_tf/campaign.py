@@ -98,12 +98,13 @@ def plot_curves(campaign_dir, names, path, goals=None):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    drawn = 0
+    drawn, validation = 0, []
     for name in names:
         log = read_eval_log(os.path.join(campaign_dir, name))
         if not log:
             continue
         epochs = [r["epoch"] for r in log]
+        validation += [r["nll_nats"] for r in log]
         line, = ax.plot(epochs, [r["nll_nats"] for r in log], marker="o", markersize=3,
                         label=f"{name[len(PREFIX):]} (validation)")
         train = [(r["epoch"], r["train_nll_nats"]) for r in log if r.get("train_nll_nats")]
@@ -112,7 +113,12 @@ def plot_curves(campaign_dir, names, path, goals=None):
         drawn += 1
     for label, value in (goals or {}).items():
         ax.axhline(value, color="grey", linewidth=0.6, linestyle="--")
-        ax.annotate(label, (0, value), fontsize=7, color="grey", va="bottom")
+        ax.annotate(label, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7,
+                    color="grey", va="bottom")
+    if validation:
+        # The first epochs' training loss (100+ nats) would flatten everything else.
+        low = min(validation + list((goals or {}).values()))
+        ax.set_ylim(low - 1.0, max(validation) + 3.0)
     ax.set_xlabel("epochs (50,000 images)")
     ax.set_ylabel("NLL, nats per image")
     ax.set_title("Binarized MNIST campaign (dotted: mean training NLL since last evaluation)")
