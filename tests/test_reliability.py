@@ -13,14 +13,9 @@ import pytest
 from pixelrnn_tf.training import config as config_lib
 from pixelrnn_tf.training import distribution, trainer as trainer_lib, workdir as workdir_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.test_training import ROOT, _env  # noqa: E402,F401
+
 TINY = dict(num_layers=2, units=8, output_units=16)
-
-
-def _env():
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("TF_CONFIG", None)
-    return env
 
 
 @pytest.fixture(scope="module")

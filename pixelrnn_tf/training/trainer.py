@@ -132,14 +132,19 @@ class Trainer:
                 average.update(optimizer.iterations)
             return tf.reduce_sum(-log_p)
 
-        replica_fn = tf.function(replica_step, jit_compile=self.config.jit_compile)
+        return self._mean_over_replicas(
+            tf.function(replica_step, jit_compile=self.config.jit_compile))
+
+    def _mean_over_replicas(self, replica_fn):
+        """A tf.function: `replica_fn`'s NLL sums over the replicas / the global batch."""
+        batch = self.config.batch_size
 
         @tf.function
-        def step_fn(dist_images):
+        def fn(dist_images):
             nll_sum = self.strategy.run(replica_fn, args=(dist_images,))
             return self.strategy.reduce(tf.distribute.ReduceOp.SUM, nll_sum, axis=None) / batch
 
-        return step_fn
+        return fn
 
     def train_step(self, dist_images):
         """One optimizer step; returns the batch's mean NLL in nats per image."""
@@ -148,18 +153,13 @@ class Trainer:
         return float(self._step_fn(dist_images))
 
     def _build_loss(self):
-        model, batch = self.model, self.config.batch_size
+        model = self.model
 
         def replica_loss(batch_data):
             images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
             return tf.reduce_sum(-model.log_prob_unchecked(images, *cond))
 
-        @tf.function
-        def loss_fn(dist_images):
-            nll_sum = self.strategy.run(replica_loss, args=(dist_images,))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, nll_sum, axis=None) / batch
-
-        return loss_fn
+        return self._mean_over_replicas(replica_loss)
 
     def unsaveable(self, next_batch):
         """Why the current state must not be checkpointed, or None. A step's loss is computed
