@@ -2,6 +2,8 @@
 
   python -m pixelrnn_tf.bench sample   # naive vs cached sampling, batch 16, every network
   python -m pixelrnn_tf.bench train    # training images/s and GFLOP/s vs a measured peak
+  python -m pixelrnn_tf.bench compress --data_dir=/tmp/tfds   # the codec on every pretrained
+                                       # model's test set: bits/dim, images/s, other formats
 
 Every ratio printed is between numbers measured in the same run.
 """
@@ -20,6 +22,10 @@ flags.DEFINE_integer("naive_steps", 6, "Sub-pixels the naive sampler is timed on
 flags.DEFINE_list("only", [], "Restrict to these rows (e.g. cifar10_pixel_cnn).")
 flags.DEFINE_bool("xla", True, "Also time the cached sampler under jit_compile.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per row (after 1 warm-up step).")
+flags.DEFINE_string("data_dir", None, "compress: the TFDS data dir of the test sets.")
+flags.DEFINE_integer("max_images", None, "compress: the first N test images (default: all).")
+flags.DEFINE_integer("compress_batch", None, "compress: images per chunk (default: the codec's).")
+flags.DEFINE_bool("decode", True, "compress: also decode (timed) and check the round trip.")
 flags.DEFINE_bool("rnn_jit", True, "train: also time the recurrent networks under jit_compile "
                   "(XLA compiles their training step for minutes on 2 CPU cores).")
 
@@ -124,10 +130,20 @@ def bench_sample():
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("sample", "train"):
-        raise app.UsageError("usage: python -m pixelrnn_tf.bench (sample|train) [flags]")
+    if len(argv) != 2 or argv[1] not in ("sample", "train", "compress"):
+        raise app.UsageError("usage: python -m pixelrnn_tf.bench (sample|train|compress) "
+                             "[flags]")
     if argv[1] == "sample":
         bench_sample()
+    elif argv[1] == "compress":
+        import os
+
+        import models
+        from pixelrnn_tf import bench_compress
+
+        bench_compress.run(os.path.join(os.path.dirname(models.__file__), "pretrained"),
+                           FLAGS.data_dir, FLAGS.max_images, FLAGS.compress_batch, FLAGS.only,
+                           FLAGS.decode)
     else:
         from pixelrnn_tf import bench_train
 

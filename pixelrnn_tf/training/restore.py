@@ -33,3 +33,87 @@ def restore_model(workdir):
     if average:
         average.copy_to_model()
     return model, config, int(step.numpy())
+
+
+SAVED_MODEL_METADATA = os.path.join("assets.extra", "model.json")
+
+
+def restore_saved_model(version_dir):
+    """(model, metadata) of an exported SavedModel version folder, as a Keras model.
+
+    The export records the registry name and constructor config in `assets.extra/model.json`
+    and tracks the model's backing variables as the list `model_variables` (in
+    `model.variables` order; export/servable.py), so the model is rebuilt from the registry
+    and those variables are read back from the SavedModel's checkpoint: the Keras model, not
+    the exported signatures, because its sampling stages are what a caller steps.
+    """
+    import json
+
+    meta_path = os.path.join(version_dir, SAVED_MODEL_METADATA)
+    if not os.path.isfile(meta_path):
+        raise FileNotFoundError(f"{version_dir} is not a SavedModel version folder of this "
+                                f"project (it has no {SAVED_MODEL_METADATA}).")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    config = {k: v for k, v in meta["config"].items() if k != "name"}
+    model = registry.build(meta["model"], **config)
+    if not model.variables:  # models that create their weights on the first call
+        cond = None
+        if model.num_classes:
+            cond = tf.zeros([1], tf.int32)
+        elif model.conditioning_dim:
+            cond = tf.zeros([1, model.conditioning_dim])
+        model(tf.zeros((1,) + tuple(model.image_shape), tf.int32), cond)
+    if len(model.variables) != meta.get("num_variables", len(model.variables)):
+        raise ValueError(f"{version_dir} holds {meta['num_variables']} variables, the rebuilt "
+                         f"{meta['model']} has {len(model.variables)}.")
+    checkpoint = tf.train.Checkpoint(model_variables=[v.value for v in model.variables])
+    status = checkpoint.read(os.path.join(version_dir, "variables", "variables"))
+    # The signatures' own objects are not wanted; every model variable must get its value.
+    status.expect_partial().assert_existing_objects_matched()
+    return model, meta
+
+
+def find_model(spec, zoo_dir=None):
+    """The folder `spec` names, and its kind: a training workdir ("workdir"), a SavedModel
+    version folder ("saved_model"), a zoo model folder of numbered versions (its highest
+    version), or a zoo name under `zoo_dir` (`mnist_pixel_cnn` or `mnist_pixel_cnn/1`).
+    Returns (kind, path, zoo_name) with zoo_name like "mnist_pixel_cnn/2", or None."""
+    candidates = [spec]
+    if zoo_dir and not os.path.isabs(spec):
+        candidates.append(os.path.join(zoo_dir, spec))
+    for path in candidates:
+        if not os.path.isdir(path):
+            continue
+        if os.path.isfile(os.path.join(path, workdir_lib.CONFIG_FILE)):
+            return "workdir", path, None
+        versions = sorted(int(d) for d in os.listdir(path) if d.isdigit())
+        if versions and not os.path.isfile(os.path.join(path, SAVED_MODEL_METADATA)):
+            path = os.path.join(path, str(versions[-1]))
+        if os.path.isfile(os.path.join(path, SAVED_MODEL_METADATA)):
+            return "saved_model", path, _zoo_name(path, zoo_dir)
+    zoo = ""
+    if zoo_dir and os.path.isdir(zoo_dir):
+        zoo = f" Zoo models: {', '.join(sorted(os.listdir(zoo_dir)))}."
+    raise FileNotFoundError(f"--model {spec} is neither a pretrained zoo name, a SavedModel "
+                            f"version folder nor a training workdir.{zoo}")
+
+
+def _zoo_name(version_dir, zoo_dir):
+    if not zoo_dir:
+        return None
+    rel = os.path.relpath(os.path.abspath(version_dir), os.path.abspath(zoo_dir))
+    parts = rel.split(os.sep)
+    return rel.replace(os.sep, "/") if len(parts) == 2 and parts[1].isdigit() else None
+
+
+def load_model(spec, zoo_dir=None):
+    """(model, description) for `spec` (see `find_model`): the model with its trained
+    weights, and a dict saying where it came from (kind, path, zoo name, step)."""
+    kind, path, zoo_name = find_model(spec, zoo_dir)
+    if kind == "workdir":
+        model, _, step = restore_model(path)
+        return model, {"kind": kind, "path": os.path.abspath(path), "step": step}
+    model, meta = restore_saved_model(path)
+    return model, {"kind": kind, "path": os.path.abspath(path), "zoo": zoo_name,
+                   "step": meta.get("training_step")}
