@@ -43,6 +43,7 @@ FORMAT_VERSION = 1
 DEFAULT_BATCH_SIZE = 256
 _PREFIX = struct.Struct("<HI")  # format version, header length
 _DIGEST = 32
+_SHORT = 32  # hex digits (128 bits) of the checksums and the fingerprint: a smaller header
 PROBE_SEED = 14
 
 
@@ -195,7 +196,9 @@ class Stepper:
 
         code(probabilities (B, L) float64, i, j, channel) -> the (B,) values of that sub-pixel
         (the true ones when encoding, the decoded ones when decoding); they are written into
-        the working image before the next step. Returns the working image, int32.
+        the working image before the next step. A later stage also steps over the pixels an
+        earlier one coded (Multi-Scale: the small image), which are not coded again. Returns
+        the working image, int32.
         """
         h, w, c = self.image_shape
         images = np.zeros((batch, h, w, c), np.int32)  # (B, H, W, C): what is coded so far
@@ -214,7 +217,8 @@ class Stepper:
                     if ch:
                         logits, pixel_state = self._next_channel[k][ch](
                             pixel_state, tf.constant(images), self._t[k][t], *cond)
-                    images[:, i, j, ch] = code(probabilities(logits.numpy()), i, j, ch)
+                    if not known[0, i, j]:  # a pixel an earlier stage coded is stepped only
+                        images[:, i, j, ch] = code(probabilities(logits.numpy()), i, j, ch)
             known[:, pixels[:, 0], pixels[:, 1]] = True  # the next stage sees them as given
         return images
 
@@ -232,7 +236,7 @@ class Stepper:
             return probe[:, i, j, ch]
 
         self.walk(batch, code, _probe_conditioning(self.model, batch))
-        return digest.hexdigest()
+        return digest.hexdigest()[:_SHORT]
 
 
 _STEPPERS = weakref.WeakKeyDictionary()
@@ -310,6 +314,10 @@ def _array_from_json(d):
     return np.frombuffer(base64.b64decode(d["data"]), np.dtype(d["dtype"])).reshape(d["shape"])
 
 
+def _short_sha(data):
+    return hashlib.sha256(data).hexdigest()[:_SHORT]
+
+
 def _chunks(n, batch_size):
     return [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
@@ -362,8 +370,8 @@ def encode(model, images, conditioning=None, batch_size=DEFAULT_BATCH_SIZE, sour
         "image_shape": list(model.image_shape), "num_levels": model.num_levels,
         "num_images": n, "batch_size": int(batch_size),
         "conditioning": _array_to_json(conditioning), "names": names,
-        "probe_sha256": fingerprint, "pixels_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
-        "payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "probe_sha256": fingerprint, "pixels_sha256": _short_sha(images.tobytes()),
+        "payload_bytes": len(payload), "payload_sha256": _short_sha(payload),
         "platform": _platform(),
     }
     packed = zlib.compress(json.dumps(header, separators=(",", ":"), default=str).encode(), 9)
@@ -403,7 +411,7 @@ def read_header(data):
     if len(payload) > expected:
         raise CorruptedFile(f"The file is corrupted: {len(payload) - expected} bytes follow "
                             "the compressed data.")
-    if hashlib.sha256(payload).hexdigest() != header["payload_sha256"]:
+    if _short_sha(payload) != header["payload_sha256"]:
         raise CorruptedFile("The file is corrupted: its compressed data does not match its "
                             "checksum.")
     return header, payload
@@ -459,7 +467,7 @@ def decode(data, model, progress=None):
             stop - start, code, None if conditioning is None else conditioning[start:stop])
         if progress:
             progress(stop, n)
-    if hashlib.sha256(out.tobytes()).hexdigest() != header["pixels_sha256"]:
+    if _short_sha(out.tobytes()) != header["pixels_sha256"]:
         raise PixelChecksumMismatch(
             "The decoded pixels do not match the file's checksum: the coder lost "
             "synchronization (the model's floats differ from the encoder's beyond the probe).")

@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The command-line entry modules: the only library modules allowed to import the zoo.
 ENTRY_MODULES = {"pixelrnn_tf.train", "pixelrnn_tf.evaluate", "pixelrnn_tf.sample",
                  "pixelrnn_tf.complete", "pixelrnn_tf.bench", "pixelrnn_tf.bench_train",
-                 "pixelrnn_tf.campaign"}
+                 "pixelrnn_tf.campaign", "pixelrnn_tf.compress", "pixelrnn_tf.decompress"}
 FORBIDDEN = ("models", "export")
 
 
