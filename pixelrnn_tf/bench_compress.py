@@ -28,9 +28,8 @@ ANCHORS = {
 
 
 def png_bytes(image, num_levels):
-    """One image (H, W, C) as a PNG file: 1-bit for 2 levels, 8-bit gray or RGB otherwise."""
-    from PIL import Image
-
+    """Bytes of one image (H, W, C) as a PNG file: 1-bit for 2 levels, else 8-bit gray or
+    RGB."""
     img = _pil(image, num_levels)
     if num_levels == 2:
         img = img.convert("1")

@@ -18,10 +18,12 @@ File layout (integers little-endian):
   JSON (n bytes) | sha256 of the header (32 bytes) | payload: the range coder's u32 words
 The header holds the model's identity (registry name, config, sha256 of its variables, where
 to find it), the image shape, num_levels, the number of images, the chunk size, the
-conditioning (labels) if any, PNG names if any, the payload's length and sha256, the sha256
-of the pixels, and a fingerprint of the model's probabilities on a fixed probe input (same
-batch size, same code path). Decoding checks all of them and stops with a `FormatError`
-subclass naming the cause before it returns any pixel.
+conditioning (labels) if any, PNG names if any, the payload's length and checksum, the
+checksum of the pixels, and a fingerprint of the model's probabilities on a fixed probe input
+(same batch size, same code path); checksums and fingerprint are the first 128 bits of a
+sha256. Decoding checks all of them and stops with a `FormatError` subclass naming the cause
+(NotCompressedFile, UnsupportedVersion, TruncatedFile, CorruptedFile, WrongModel,
+FingerprintMismatch, PixelChecksumMismatch) rather than return a wrong pixel.
 """
 
 import base64
