@@ -122,10 +122,10 @@ class Stepper:
     """
 
     def __init__(self, model):
-        self.model = model
+        # Weak, so that `stepper`'s cache (keyed weakly by the model) does not keep it alive.
+        self._model = weakref.ref(model)
         self.image_shape = tuple(model.image_shape)
-        self._dummy = _probe_conditioning(model, 1)
-        stages = model.sampling_stages(self._checked(self._dummy))
+        stages = model.sampling_stages(self._checked(_probe_conditioning(model, 1)))
         self.pixels = [np.asarray(s.pixels, np.int32) for s in stages]
         self._t = [[tf.constant(t, tf.int32) for t in range(len(p))] for p in self.pixels]
         self._specs = {}
@@ -138,6 +138,10 @@ class Stepper:
                             for k in range(len(stages))]
         self._next_channel = [[compile_(functools.partial(self._next_channel_impl, k, ch))
                                for ch in range(c)] for k in range(len(stages))]
+
+    @property
+    def model(self):
+        return self._model()
 
     def _checked(self, conditioning):
         return None if conditioning is None else self.model.check_conditioning(conditioning)
@@ -225,9 +229,9 @@ class Stepper:
         return images
 
     def fingerprint(self, batch):
-        """sha256 of every probability row of the walk over a fixed pseudo-random probe batch
-        (PCG64 integers: the same on every platform) of `batch` images: the first chunk's
-        batch size, so the probe runs the graphs the data runs."""
+        """A hash (128 bits of a sha256) of every probability row of the walk over a fixed
+        pseudo-random probe batch of `batch` images (PCG64 integers: the same on every
+        platform); `batch` is the first chunk's size, so the probe runs the data's graphs."""
         h, w, c = self.image_shape
         rng = np.random.default_rng(PROBE_SEED)
         probe = rng.integers(0, self.model.num_levels, size=(batch, h, w, c))
