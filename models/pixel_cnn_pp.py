@@ -81,22 +81,26 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
     def build(self, input_shape=None):
         c, f = self.image_shape[-1], self.units
         sizes = self.stage_sizes()
+        dtype = self.dtype_policy  # every sublayer's
 
         def shape(stage, features):
             return (None,) + sizes[stage] + (features,)
 
         def block(kind, name, stage, aux_features=0):
             layer = GatedResNetBlock(kind, dropout_rate=self.dropout_rate,
-                                     conditioning_dim=self.conditioning_vector_size, name=name)
+                                     conditioning_dim=self.conditioning_vector_size, name=name,
+                                     dtype=dtype)
             x_shape = shape(stage, f)
             return self._track(layer, [x_shape, shape(stage, aux_features)] if aux_features
                                else x_shape)
 
-        self.u_input = self._track(DownShiftedConv2D(f, (2, 3), name="u_input"), shape(0, c + 1))
-        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above"),
-                                          shape(0, c + 1))
+        self.u_input = self._track(DownShiftedConv2D(f, (2, 3), name="u_input", dtype=dtype),
+                                   shape(0, c + 1))
+        self.ul_input_above = self._track(
+            DownShiftedConv2D(f, (1, 3), name="ul_input_above", dtype=dtype), shape(0, c + 1))
         self.ul_input_left = self._track(
-            DownRightShiftedConv2D(f, (2, 1), name="ul_input_left"), shape(0, c + 1))
+            DownRightShiftedConv2D(f, (2, 1), name="ul_input_left", dtype=dtype),
+            shape(0, c + 1))
         # up_blocks[stage]: [(u block, ul block)] * num_resnet.
         self.up_blocks, self.downsamplers, self.upsamplers, self.down_blocks = [], [], [], []
         for stage in range(NUM_STAGES):
@@ -106,10 +110,10 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
                 for r in range(self.num_resnet)])
             if stage < NUM_STAGES - 1:
                 self.downsamplers.append((
-                    self._track(DownShiftedConv2D(f, (2, 3), 2, name=f"down_u_{stage}"),
-                                shape(stage, f)),
-                    self._track(DownRightShiftedConv2D(f, (2, 2), 2, name=f"down_ul_{stage}"),
-                                shape(stage, f))))
+                    self._track(DownShiftedConv2D(f, (2, 3), 2, name=f"down_u_{stage}",
+                                                  dtype=dtype), shape(stage, f)),
+                    self._track(DownRightShiftedConv2D(f, (2, 2), 2, name=f"down_ul_{stage}",
+                                                       dtype=dtype), shape(stage, f))))
         # down_blocks[k]: stage NUM_STAGES - 1 - k; u's aux is an up-pass u, ul's is [u, ul].
         for k, stage in enumerate(reversed(range(NUM_STAGES))):
             count = self.num_resnet + (k > 0)
@@ -119,10 +123,11 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
                 for r in range(count)])
             if stage > 0:
                 self.upsamplers.append((
-                    self._track(DownShiftedConvTranspose2D(f, (2, 3), 2, name=f"up_u_{stage}"),
-                                shape(stage, f)),
+                    self._track(DownShiftedConvTranspose2D(f, (2, 3), 2, name=f"up_u_{stage}",
+                                                           dtype=dtype), shape(stage, f)),
                     self._track(DownRightShiftedConvTranspose2D(f, (2, 2), 2,
-                                                                name=f"up_ul_{stage}"),
+                                                                name=f"up_ul_{stage}",
+                                                                dtype=dtype),
                                 shape(stage, f))))
         self._build_output_head(f)
 
@@ -156,7 +161,8 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
             for u_block, ul_block in self.down_blocks[k]:
                 u = run(u_block, [u, us.pop()])
                 ul = run(ul_block, [ul, tf.concat([u, uls.pop()], axis=-1)])  # aux 2F
-        y = tf.einsum("bhwf,fp->bhwp", tf.nn.elu(ul), self.output_kernel)
+        # In float32 (the head's weights are not autocast): the likelihood's parameters.
+        y = tf.einsum("bhwf,fp->bhwp", tf.cast(tf.nn.elu(ul), tf.float32), self.output_kernel)
         return y + self.output_bias  # (B, H, W, P)
 
     def get_config(self):

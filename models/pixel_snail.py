@@ -77,7 +77,8 @@ class PixelSNAIL(LogisticMixtureModel):
         return CausalAttention(self.key_size, self.value_size, self.num_heads,
                                dropout_rate=self.dropout_rate,
                                conditioning_dim=self.conditioning_vector_size,
-                               nonlinearity=self.nonlinearity, name=name)
+                               nonlinearity=self.nonlinearity, name=name,
+                               dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         (h, w, c), f = self.image_shape, self.units
@@ -87,14 +88,17 @@ class PixelSNAIL(LogisticMixtureModel):
             layer = GatedResNetBlock("down_right_shifted", kernel_size=kernel_size,
                                      dropout_rate=self.dropout_rate,
                                      conditioning_dim=self.conditioning_vector_size,
-                                     nonlinearity=self.nonlinearity, name=name)
+                                     nonlinearity=self.nonlinearity, name=name,
+                                     dtype=self.dtype_policy)
             shape = grid + (f,)
             return self._track(layer, [shape, grid + (aux_features,)] if aux_features
                                else shape)
 
-        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above"),
+        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above",
+                                                            dtype=self.dtype_policy),
                                           grid + (c + 1,))
-        self.ul_input_left = self._track(DownRightShiftedConv2D(f, (2, 1), name="ul_input_left"),
+        self.ul_input_left = self._track(DownRightShiftedConv2D(f, (2, 1), name="ul_input_left",
+                                                                dtype=self.dtype_policy),
                                          grid + (c + 1,))
         # blocks[b]: ([num_resnet gated blocks], attention, gated combination)
         self.blocks = []
@@ -119,7 +123,8 @@ class PixelSNAIL(LogisticMixtureModel):
                 ul = run(block, ul)
             attended = run(attention, [ul, scaled])  # (B, H, W, value_size)
             ul = run(combine, [ul, attended])  # (B, H, W, F)
-        y = tf.einsum("bhwf,fp->bhwp", tf.nn.elu(ul), self.output_kernel)
+        # In float32 (the head's weights are not autocast): the likelihood's parameters.
+        y = tf.einsum("bhwf,fp->bhwp", tf.cast(tf.nn.elu(ul), tf.float32), self.output_kernel)
         return y + self.output_bias  # (B, H, W, P)
 
     def get_config(self):

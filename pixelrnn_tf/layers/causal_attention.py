@@ -122,7 +122,8 @@ class CausalAttention(keras.layers.Layer):
             layer = GatedResNetBlock("down_right_shifted", kernel_size=(1, 1),
                                      dropout_rate=self.dropout_rate,
                                      conditioning_dim=self.conditioning_dim,
-                                     nonlinearity=self.nonlinearity, name=name)
+                                     nonlinearity=self.nonlinearity, name=name,
+                                     dtype=self.dtype_policy)
             layer.build(prefix + (width,))
             return layer
 

@@ -79,9 +79,9 @@ class GatedResNetBlock(keras.layers.Layer):
         conv = CONVOLUTIONS[self.conv_type]
         prefix = tuple(x_shape[:-1])
         widen = NONLINEARITIES[self.nonlinearity][1]  # concat_elu doubles the features
-        self.conv_1 = conv(features, self.kernel_size, name="conv_1")
+        self.conv_1 = conv(features, self.kernel_size, name="conv_1", dtype=self.dtype_policy)
         self.conv_1.build(prefix + (widen * features,))
-        self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2",
+        self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2", dtype=self.dtype_policy,
                            kernel_initializer=keras.initializers.VarianceScaling(
                                0.1, "fan_avg", "uniform"))
         self.conv_2.build(prefix + (widen * features,))
