@@ -12,11 +12,12 @@ from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 def position_features(height, width, dtype=tf.float32):
     """The paper's "background" (1, H, W, 2): ((i - H/2) / H, (j - W/2) / W) at (i, j), so the
     keys and queries know where a pixel is (the attention itself is permutation-invariant)."""
-    h, w = tf.cast(height, dtype), tf.cast(width, dtype)
-    rows = (tf.range(h, dtype=dtype) - h / 2) / h
-    cols = (tf.range(w, dtype=dtype) - w / 2) / w
+    # In float32, then cast: TensorFlow has no float16 Range kernel.
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    rows = (tf.range(h) - h / 2) / h
+    cols = (tf.range(w) - w / 2) / w
     grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)  # (H, W, 2)
-    return grid[None]
+    return tf.cast(grid[None], dtype)
 
 
 def causal_mask(length):
