@@ -204,3 +204,66 @@ def test_export_is_a_float32_saved_model(policy, tmp_path):
     want = _float32_twin(model).log_prob(images).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert not np.allclose(got, model.log_prob(images).numpy(), rtol=1e-6)
+
+
+def test_the_flag_is_checked_recorded_and_part_of_the_workdir_identity(tmp_path):
+    from pixelrnn_tf.training import workdir as workdir_lib
+
+    with pytest.raises(ValueError, match="Unknown mixed_precision 'float16'; valid: none, "
+                                         "mixed_float16, mixed_bfloat16"):
+        config_lib.resolve("pixel_cnn", mixed_precision="float16")
+    config = config_lib.resolve("pixel_cnn", mixed_precision="mixed_bfloat16")
+    workdir_lib.claim(str(tmp_path), config)
+    assert workdir_lib.load_config(str(tmp_path)).mixed_precision == "mixed_bfloat16"
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "checkpoint").write_text("")
+    config.mixed_precision = "none"
+    with pytest.raises(workdir_lib.WorkdirMismatch,
+                       match="mixed_precision: saved 'mixed_bfloat16', now 'none'"):
+        workdir_lib.check(str(tmp_path), config)
+
+
+@pytest.mark.slow
+def test_train_evaluate_and_export_clis_with_the_flag(tmp_path):
+    """A few mixed_float16 steps through the CLIs (loss scaling, its checkpoint, resume),
+    evaluation, and a float32 export equal to the float32 model of the checkpoint."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import dataclasses
+
+    from pixelrnn_tf.training.restore import build_model, restore_model
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_CONFIG", None)
+    workdir, exports = str(tmp_path / "run"), str(tmp_path / "exports")
+
+    def run(module, *args):
+        done = subprocess.run([sys.executable, "-m", module, *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    train = ["--model=row_lstm", "--num_layers=1", "--units=4", "--output_units=8",
+             "--batch_size=8", "--mixed_precision=mixed_float16", f"--workdir={workdir}",
+             "--num_samples=2", "--max_eval_examples=32"]
+    run("pixelrnn_tf.train", *train, "--steps=3")
+    out = run("pixelrnn_tf.train", *train, "--steps=5")
+    assert "resumed from" in out and "test NLL" in out
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["mixed_precision"] == "mixed_float16"
+    out = run("pixelrnn_tf.evaluate", f"--workdir={workdir}", "--max_examples=32")
+    assert "(step 5)" in out
+    run("export.export_saved_model", f"--workdir={workdir}", f"--export_base={exports}")
+    model, config, step = restore_model(workdir)
+    assert step == 5 and model.dtype_policy.name == "mixed_float16"
+    twin = build_model(dataclasses.replace(config, mixed_precision="none"))
+    twin.set_weights(model.get_weights())
+    loaded = tf.saved_model.load(os.path.join(exports, "1"))
+    assert {v.dtype for v in loaded.model_variables} == {tf.float32}
+    images = np.random.default_rng(0).integers(0, 17, (3, 8, 8, 1)).astype(np.uint8)
+    got = loaded.signatures["log_prob"](images=tf.constant(images))["log_prob"].numpy()
+    np.testing.assert_allclose(got, twin.log_prob(images).numpy(), rtol=1e-6)
