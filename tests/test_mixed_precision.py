@@ -61,8 +61,12 @@ def _build(name, shape, levels, seed=0, **kwargs):
 
 def _float32_twin(model):
     """The same model and weights under the float32 policy."""
+    return _float32_twin_of(model, {})
+
+
+def _float32_twin_of(model, extra):
     twin = models.build(model.registry_name, **tiny_config(
-        model.registry_name, model.image_shape, model.num_levels), dtype="float32")
+        model.registry_name, model.image_shape, model.num_levels), dtype="float32", **extra)
     twin.set_weights(model.get_weights())
     return twin
 
@@ -130,6 +134,34 @@ def test_cached_sampler_equals_naive_sampler(name, policy):
     cached = _run(lambda m, x, k, s: m.cached_complete(x, k, s), model, images, known, 11)
     np.testing.assert_array_equal(cached, naive)
     np.testing.assert_array_equal(cached[known], images[known])
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
+@pytest.mark.parametrize("name, conditioning", [
+    ("gated_pixel_cnn", dict(num_classes=3)),
+    ("gated_pixel_cnn", dict(conditioning_dim=2)),
+    pytest.param("pixel_cnn_pp", dict(num_classes=3), marks=pytest.mark.slow),
+    pytest.param("pixel_snail", dict(conditioning_dim=2), marks=pytest.mark.slow)])
+def test_conditional_models(name, conditioning, policy):
+    """Labels (one-hot) and vectors reach the gates in the compute dtype, in the full pass and
+    in the sampling steps."""
+    shape, levels = (3, 4, 3), 4
+    model = _build(name, shape, levels, **conditioning)
+    rng = np.random.default_rng(0)
+    cond = (np.array([0, 2, 1], np.int32) if "num_classes" in conditioning
+            else rng.normal(size=(3, 2)).astype(np.float32))
+    images = rng.integers(0, levels, size=(3,) + shape)
+    want = _float32_twin_of(model, conditioning).pixel_log_prob(images, cond).numpy()
+    error = np.abs(model.pixel_log_prob(images, cond).numpy() - want).max()
+    assert 0 < error < 25 * UNIT_ROUNDOFF[policy]
+    _sharpen(model)
+    known = rng.random((3,) + shape[:2]) < 0.3
+    args = (tf.constant(images, tf.int32), tf.constant(known), tf.constant(3, tf.int64),
+            tf.constant(cond))
+    naive = tf.function(lambda x, k, s, c: sampling.naive_complete(model, x, k, s,
+                                                                   conditioning=c))(*args)
+    cached = tf.function(lambda x, k, s, c: model.cached_complete(x, k, s, c))(*args)
+    np.testing.assert_array_equal(cached.numpy(), naive.numpy())
 
 
 def _trainer(tmp_path, name, policy, optimizer="adam", learning_rate=3e-3):
