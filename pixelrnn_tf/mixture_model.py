@@ -64,6 +64,11 @@ class LogisticMixtureModel(AutoregressiveModel):
         depend only on the pixels before (i, j) in raster order. `conditioning` is checked."""
         raise NotImplementedError
 
+    def output_head(self, features):
+        """The last features (..., F) -> mixture parameters (..., P): elu, then 1 x 1."""
+        return tf.einsum("...f,fp->...p", tf.nn.elu(features), self.output_kernel) + \
+            self.output_bias
+
     def call(self, images, conditioning=None, training=None):
         conditioning = self.check_conditioning(conditioning)
         return self.logits(self.scale(images), conditioning, training=training)
