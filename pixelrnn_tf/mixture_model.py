@@ -53,8 +53,8 @@ class LogisticMixtureModel(AutoregressiveModel):
         random, not zeros: pixel (0, 0) sees only padding, so its features are biases, and
         zero output biases would make its mixture components identical (independent
         channels) until trained."""
-        # autocast=False: the projection is computed in float32 under a mixed policy too (the
-        # subclass casts `features`), so the likelihood gets float32 parameters.
+        # autocast=False: the projection is computed in float32 under a mixed policy too
+        # (`output_head`), so the likelihood gets float32 parameters.
         self.output_kernel = self.add_weight(name="output_kernel",
                                              shape=(features, self.num_parameters),
                                              autocast=False)
@@ -66,6 +66,12 @@ class LogisticMixtureModel(AutoregressiveModel):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)
         depend only on the pixels before (i, j) in raster order. `conditioning` is checked."""
         raise NotImplementedError
+
+    def output_head(self, features):
+        """The last features (..., F) -> mixture parameters (..., P): elu, then 1 x 1, in
+        float32 whatever the compute dtype (the head's weights are not autocast)."""
+        features = tf.cast(tf.nn.elu(features), tf.float32)
+        return tf.einsum("...f,fp->...p", features, self.output_kernel) + self.output_bias
 
     def call(self, images, conditioning=None, training=None):
         conditioning = self.check_conditioning(conditioning)
