@@ -18,8 +18,8 @@ over three seeds at most 0.0126 (6.5 u, PixelSNAIL) and 0.0014 (5.7 u).
 
 float16 runs on CPU: TensorFlow has float16 CPU kernels for every op the zoo uses but Range
 (no float16 kernel in graphs), which the attention's position features avoid. The float16
-checks, and the training checks of the slowest models to trace, are marked slow, to keep this
-file's default run under two minutes.
+checks, the training checks of the four slowest models to trace and PixelCNN++'s sampling
+check are marked slow, to keep this file's default run near a minute and a half.
 """
 
 import itertools
