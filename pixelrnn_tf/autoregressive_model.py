@@ -82,8 +82,9 @@ class AutoregressiveModel(keras.Model):
 
     def scale(self, images, dtype=None):
         """Pixel values 0..L-1 -> [-1, 1] in `dtype` (default: the compute dtype). Computed in
-        float32 and rounded once: in bfloat16 arithmetic the rounding of 2 / (L - 1) and of
-        the product would move level 255 of 256 by more than half a level."""
+        float32 and rounded once, so a bfloat16 value is at most a quarter of a level off for
+        L = 256: in bfloat16 arithmetic the roundings of 2 / (L - 1) and of the product put
+        level 192 1.24 levels off."""
         scaled = tf.cast(images, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
         return tf.cast(scaled, dtype or self.compute_dtype)
 
