@@ -91,7 +91,6 @@ def from_preset(preset, version=None):
     import tensorflow as tf
 
     from pixelrnn_tf import registry
-    import models  # noqa: F401  (fills the registry the model.json names refer to)
 
     path = preset_dir(preset, version)
     meta = _read_metadata(path)
