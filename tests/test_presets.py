@@ -56,6 +56,12 @@ def test_preset_is_the_saved_model(version_dir):
     assert len(model.variables) == len(loaded.model_variables) == _meta(version_dir)["num_variables"]
     for mine, saved in zip(model.variables, loaded.model_variables):
         np.testing.assert_array_equal(mine.numpy(), saved.numpy())  # bit-identical weights
+    # The re-exported versions describe themselves: declared shapes, the model's order.
+    h, w, c = model.image_shape
+    complete = loaded.signatures["complete"].structured_input_signature[1]
+    assert complete["images"].shape.as_list() == [None, h, w, c]
+    assert complete["known_mask"].shape.as_list() == [None, h, w]
+    np.testing.assert_array_equal(_meta(version_dir)["ordering"], model.ordering())
     images = np.random.default_rng(0).integers(
         0, model.num_levels, (4,) + model.image_shape).astype(np.uint8)
     want = loaded.signatures["log_prob"](images=tf.constant(images))
