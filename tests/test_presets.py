@@ -1,6 +1,7 @@
 """models.from_preset / models.presets: every shipped version rebuilds as a Keras model whose
 weights are the SavedModel's and whose log_prob is the SavedModel's; it fine-tunes with fit;
-a wheel installed elsewhere still has the presets."""
+the re-export of a version keeps its number, weights and record; a wheel installed elsewhere
+still has the presets."""
 
 import glob
 import json
@@ -113,3 +114,49 @@ def test_presets_load_from_an_installed_wheel(tmp_path):
     assert "mnist_row_lstm" in got["presets"] and "cifar10_subset_pixel_cnn" in got["presets"]
     want = models.from_preset("mnist_row_lstm").log_prob(np.zeros((1, 28, 28, 1), np.uint8))
     np.testing.assert_allclose(got["log_prob"], float(want[0]), rtol=1e-6)
+
+
+def _tiny_zoo_entry(tmp_path):
+    """A zoo entry as publish_pretrained leaves it: a tiny PixelCNN on the digits, with the
+    recorded check NLL and variables hash."""
+    from export.export_saved_model import METADATA_FILE, export
+    from export.publish_pretrained import CHECK_IMAGES, saved_model_nll, variables_sha256
+    from pixelrnn_tf import data
+    from tests.conftest import build_tiny
+
+    version_dir = export(build_tiny("pixel_cnn", (8, 8, 1), 17), str(tmp_path / "tiny"),
+                         metadata={"dataset": "digits", "test_nll_nats": 123.0})
+    meta = _meta(version_dir)
+    images = data.load_split("digits", "test", max_examples=CHECK_IMAGES)
+    meta.update(check_nll_nats=saved_model_nll(tf.saved_model.load(version_dir), images),
+                variables_sha256=variables_sha256(version_dir))
+    with open(os.path.join(version_dir, METADATA_FILE), "w") as f:
+        json.dump(meta, f)
+    return version_dir, meta
+
+
+def test_reexport_refuses_a_changed_log_prob_and_keeps_the_number_weights_and_record(tmp_path):
+    from export.export_saved_model import METADATA_FILE
+    from export.reexport_pretrained import reexport
+
+    version_dir, before = _tiny_zoo_entry(tmp_path)
+    weights = [v.numpy() for v in models.from_preset(version_dir).variables]
+    # As if the rebuilt network computed something else: refused, the version left as it was.
+    tampered = dict(before, check_nll_nats=before["check_nll_nats"] + 1.0)
+    with open(os.path.join(version_dir, METADATA_FILE), "w") as f:
+        json.dump(tampered, f)
+    with pytest.raises(RuntimeError, match="the re-export changes log_prob"):
+        reexport(version_dir, data_dir=None)
+    assert os.listdir(os.path.dirname(version_dir)) == ["1"]  # no staging folder left
+    assert _meta(version_dir) == tampered
+    with open(os.path.join(version_dir, METADATA_FILE), "w") as f:
+        json.dump(before, f)
+
+    diff, check = reexport(version_dir, data_dir=None)
+    assert diff == 0.0 and check == pytest.approx(before["check_nll_nats"], abs=1e-6)
+    assert os.listdir(os.path.dirname(version_dir)) == ["1"]
+    after = _meta(version_dir)
+    for key in ("test_nll_nats", "check_nll_nats", "dataset", "variables_sha256", "ordering"):
+        assert after[key] == before[key], key
+    for old, new in zip(weights, models.from_preset(version_dir).variables):
+        np.testing.assert_array_equal(old, new.numpy())
