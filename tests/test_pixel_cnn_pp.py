@@ -268,7 +268,7 @@ def test_one_pass_per_pixel_stage_equals_naive_sampler():
     # subclasses without a cache: still the naive sampler's images.
     from pixelrnn_tf.mixture_model import MixtureStage
 
-    shape, levels = (3, 4, 3), 4
+    shape, levels = (2, 3, 3), 4
     model = _build(shape, levels)
     model.output_kernel.assign(model.output_kernel * 4.0)
     rng = np.random.default_rng(0)
