@@ -311,7 +311,7 @@ class PixelCNNPlusPlusStage(MixtureStage):
             # u row i = u_input's output row i - 1 (down_shift): image rows i - kh .. i - 1.
             kh = m.u_input.kernel_size[0]
             padded = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
-            rows = padded[:, tf.maximum(i - 1, 0):][:, :kh]  # (B, kh, W, C + 1)
+            rows = tf.gather(padded, tf.maximum(i - 1, 0) + tf.range(kh), axis=1)  # (B, kh, W, C+1)
             u = m.u_input.step_row(rows) * tf.cast(i > 0, x.dtype)
             return self._u_row(state, 0, i, u)
 

@@ -25,7 +25,7 @@ import tempfile
 CLI_MODULES = frozenset({
     "pixelrnn_tf.train", "pixelrnn_tf.evaluate", "pixelrnn_tf.sample", "pixelrnn_tf.complete",
     "pixelrnn_tf.campaign", "pixelrnn_tf.bench", "export.export_saved_model",
-    "export.publish_pretrained",
+    "export.publish_pretrained", "export.reexport_pretrained",
 })
 
 # absl / TSL C++ log lines: severity letter, MMDD, time, thread, file:line]

@@ -78,7 +78,9 @@ class DownShiftedConv2D(keras.layers.Layer):
     def step_output(self, padded, r, q):
         """The output (B, filters) at (r, q) of the whole padded input (`pad(inputs)`)."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        return self.step_window_of(padded[:, r * sh:r * sh + kh, q * sw:q * sw + kw])
+        # Gathers, not slices with tensor bounds: the window keeps a static size (XLA).
+        rows = tf.gather(padded, r * sh + tf.range(kh), axis=1)
+        return self.step_window_of(tf.gather(rows, q * sw + tf.range(kw), axis=2))
 
     def step_row(self, rows):
         """The output row whose window rows are `rows` (B, kh, W, F), the last kh input rows
@@ -107,7 +109,8 @@ class DownShiftedConv2D(keras.layers.Layer):
         for the down-right-shifted kernel, up to the input at (s r, s q))."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         slots = (r * sh - kh + 1 + tf.range(kh)) % kh  # the window's rows, top first
-        window = tf.gather(cache, slots)[:, q * sw:q * sw + kw]  # (kh, kw, B, F)
+        rows = tf.gather(cache, slots)  # (kh, W + pad, B, F)
+        window = tf.gather(rows, q * sw + tf.range(kw), axis=1)  # (kh, kw, B, F)
         return tf.einsum("hwbf,hwfo->bo", window, self.kernel) + self.bias
 
     def compute_output_shape(self, input_shape):

@@ -72,7 +72,7 @@ class DownShiftedConvTranspose2D(keras.layers.Layer):
         return full[:, :height, left:left + width] + self.bias  # (B, H, W, filters)
 
     def _check_steppable(self):
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        kh, sh = self.kernel_size[0], self.strides[0]
         if kh > sh:
             raise ValueError(f"{self.name}: a step needs kernel height <= stride (each output "
                              f"row from one input row), got {self.kernel_size}, "
