@@ -65,8 +65,21 @@ def remove_stale_temporaries(export_base):
     return removed
 
 
+def float32_copy(model):
+    """`model` rebuilt under the float32 policy with the same weights (a copy only if its
+    policy is another): exports serve float32 whatever the policy a model was trained under
+    (mixed_float16 signatures would also need float16 kernels where they are served)."""
+    if model.dtype_policy.name == "float32":
+        return model
+    copy = type(model)(**model.get_config(), dtype="float32")
+    copy.build((None,) + tuple(model.image_shape))
+    copy.set_weights(model.get_weights())  # variables are float32 under every policy
+    return copy
+
+
 def export(model, export_base, metadata=None, version=None):
-    """Write `export_base/<version>/` and return its path.
+    """Write `export_base/<version>/` and return its path. A model under a mixed precision
+    policy is exported as its float32 copy (`float32_copy`).
 
     version: default 1 + the highest existing version. The SavedModel is written into a
     hidden temporary folder (which TF Serving ignores) and renamed at the end, so a killed
@@ -95,6 +108,7 @@ def export(model, export_base, metadata=None, version=None):
         elif model.conditioning_dim:
             cond = tf.zeros([1, model.conditioning_dim])
         model(tf.zeros((1,) + tuple(model.image_shape), tf.int32), cond)
+    model = float32_copy(model)
     tmp = os.path.join(export_base, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -4,7 +4,8 @@ REST (standard library only; POST http://HOST:8501/v1/models/NAME[/versions/N]:p
   python -m export.serving_client --server=localhost:8501 --model_name=pixel_cnn_digits \
       --signature=sample --num_samples=4 --seed=0 --output=samples.npz
   python -m export.serving_client --signature=log_prob --images=batch.npz --format=row
-gRPC (port 8500; needs `pip install tensorflow-serving-api==2.21.0`):
+gRPC (port 8500; TF Serving's own protos from `tensorflow-serving-api==2.21.0`, pinned in
+requirements.txt): PredictRequest for every signature, GetModelMetadata for the SignatureDefs.
   python -m export.serving_client --protocol=grpc --server=localhost:8500 ...
 
 Formats (https://www.tensorflow.org/tfx/serving/api_rest): "columnar" sends
@@ -131,16 +132,22 @@ def rest_predict(server, model_name, signature, inputs, format="columnar", versi
     return parse_response(body, format)
 
 
-def grpc_predict(server, model_name, signature, inputs, version=None, timeout=60):
-    """The same through gRPC PredictionService/Predict (imports tensorflow-serving-api lazily;
-    ImportError with the pip command if it is missing)."""
+def _grpc_modules():
+    """grpc, TensorFlow and TF Serving's protos, or ImportError with the pip command."""
     try:
         import grpc
         import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+        from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
+                                             prediction_service_pb2_grpc)
     except ImportError as e:
         raise ImportError(f"{GRPC_INSTALL_HINT} ({e})") from e
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server))
+    return grpc, tf, predict_pb2, get_model_metadata_pb2, prediction_service_pb2_grpc
+
+
+def predict_request(model_name, signature, inputs, version=None):
+    """TF Serving's PredictRequest (tensorflow_serving.apis.predict_pb2) for `signature`, its
+    inputs as TensorProtos of the signature's dtypes (range-checked before the cast)."""
+    _, tf, predict_pb2, _, _ = _grpc_modules()
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature
@@ -148,11 +155,38 @@ def grpc_predict(server, model_name, signature, inputs, version=None, timeout=60
         request.model_spec.version.value = int(version)
     for k, v in _as_inputs(inputs).items():
         request.inputs[k].CopyFrom(tf.make_tensor_proto(v))
-    try:
-        response = stub.Predict(request, timeout)
-    except grpc.RpcError as e:
-        raise ServingError(e.code(), e.details()) from None
+    return request
+
+
+def grpc_predict(server, model_name, signature, inputs, version=None, timeout=60):
+    """The same as rest_predict through gRPC PredictionService/Predict (tensorflow-serving-api
+    is imported only here; ImportError with the pip command if it is missing)."""
+    grpc, tf, _, _, service = _grpc_modules()
+    request = predict_request(model_name, signature, inputs, version)
+    with grpc.insecure_channel(server) as channel:
+        try:
+            response = service.PredictionServiceStub(channel).Predict(request, timeout)
+        except grpc.RpcError as e:
+            raise ServingError(e.code(), e.details()) from None
     return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+
+def grpc_signature_defs(server, model_name, version=None, timeout=60):
+    """{signature name: SignatureDef proto} from PredictionService/GetModelMetadata: the
+    declared input and output dtypes and shapes, e.g. images (-1, H, W, C) uint8."""
+    grpc, _, _, metadata_pb2, service = _grpc_modules()
+    request = metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.name = model_name
+    if version:
+        request.model_spec.version.value = int(version)
+    with grpc.insecure_channel(server) as channel:
+        try:
+            response = service.PredictionServiceStub(channel).GetModelMetadata(request, timeout)
+        except grpc.RpcError as e:
+            raise ServingError(e.code(), e.details()) from None
+    signature_map = metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(signature_map)
+    return dict(signature_map.signature_def)
 
 
 def _load_images(path):

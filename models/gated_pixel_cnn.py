@@ -41,16 +41,19 @@ class GatedPixelCNN(AutoregressiveModel):
         for i in range(self.num_layers):
             layer = GatedPixelCNNLayer(
                 self.units, self.kernel_size, "A" if i == 0 else "B", c, residual=i > 0,
-                conditioning_dim=self.conditioning_vector_size, name=f"gated_layer_{i}")
+                conditioning_dim=self.conditioning_vector_size, name=f"gated_layer_{i}",
+                dtype=self.dtype_policy)
             layer.build([prefix + (features,), prefix + (features,)])
             # Also an attribute of its own: tf.train.Checkpoint does not look inside the
             # Keras-tracked list.
             setattr(self, f"gated_layer_{i}", layer)
             self.gated_layers.append(layer)
             features = self.units
-        self.output_conv_1 = MaskedConv2D(self.output_units, 1, "B", c, name="output_conv_1")
+        self.output_conv_1 = MaskedConv2D(self.output_units, 1, "B", c, name="output_conv_1",
+                                          dtype=self.dtype_policy)
         self.output_conv_1.build(prefix + (self.units,))
-        self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", c, name="output_conv_2")
+        self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", c, name="output_conv_2",
+                                          dtype=self.dtype_policy)
         self.output_conv_2.build(prefix + (self.output_units,))
 
     def logits(self, scaled, conditioning=None):
@@ -59,7 +62,8 @@ class GatedPixelCNN(AutoregressiveModel):
         for layer in self.gated_layers:
             v, h = layer([v, h], vector)
         y = self.output_conv_1(tf.nn.relu(h))
-        y = self.output_conv_2(tf.nn.relu(y))  # (B, H, W, C * L)
+        # Logits in float32 under a mixed policy (see PixelRNNNetwork.call).
+        y = tf.cast(self.output_conv_2(tf.nn.relu(y)), tf.float32)  # (B, H, W, C * L)
         shape = tf.shape(scaled)
         return tf.reshape(y, [shape[0], shape[1], shape[2], self.image_shape[-1],
                               self.num_levels])
@@ -160,7 +164,8 @@ class GatedStage:
         hidden.append(tf.nn.relu(tf.matmul(tf.nn.relu(x), self.out_1[:seen, lo:hi]) +
                                  self.bias_1[lo:hi]))
         logits = tf.matmul(tf.concat(hidden, -1), self.out_2[:hi, ch * levels:(ch + 1) * levels])
-        return logits + self.bias_2[ch * levels:(ch + 1) * levels], pixel_state
+        logits = logits + self.bias_2[ch * levels:(ch + 1) * levels]
+        return tf.cast(logits, tf.float32), pixel_state
 
     @tf.autograph.experimental.do_not_convert
     def end_pixel(self, state, pixel_state, images, t, i, j):

@@ -65,14 +65,15 @@ class MultiScalePixelRNN(AutoregressiveModel):
         self.small_network = PixelRNNNetwork(
             c, self.num_levels, self.block, self.small_layers, self.small_units,
             self.small_output_units, self.kernel_size, self.residual, self.skip,
-            name="small_network")
+            name="small_network", dtype=self.dtype_policy)
         self.small_network.build((None,) + self.small_shape)
-        self.upsampler = Upsampler(self.conditioning_features, h, w, name="upsampler")
+        self.upsampler = Upsampler(self.conditioning_features, h, w, name="upsampler",
+                                   dtype=self.dtype_policy)
         self.upsampler.build((None,) + self.small_shape)
         self.conditional_network = PixelRNNNetwork(
             c, self.num_levels, self.block, self.num_layers, self.units, self.output_units,
             self.kernel_size, self.residual, self.skip, self.conditioning_features,
-            name="conditional_network")
+            name="conditional_network", dtype=self.dtype_policy)
         self.conditional_network.build((None,) + self.image_shape)
         with tf.init_scope():
             self.small_mask = tf.constant(small_positions(h, w)[None, :, :, None, None])

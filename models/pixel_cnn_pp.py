@@ -11,8 +11,8 @@ from pixelrnn_tf.layers.down_right_shifted_conv_transpose2d import (
 from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTranspose2D
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
-from pixelrnn_tf.layers.shifts import down_shift, right_shift
-from pixelrnn_tf.mixture_model import LogisticMixtureModel
+from pixelrnn_tf.layers.shifts import down_shift, right_shift, stream_input_at
+from pixelrnn_tf.mixture_model import LogisticMixtureModel, MixtureStage
 
 NUM_STAGES = 3  # resolutions H, H/2, H/4: two stride-2 downsamplings, as in the paper
 
@@ -81,22 +81,26 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
     def build(self, input_shape=None):
         c, f = self.image_shape[-1], self.units
         sizes = self.stage_sizes()
+        dtype = self.dtype_policy  # every sublayer's
 
         def shape(stage, features):
             return (None,) + sizes[stage] + (features,)
 
         def block(kind, name, stage, aux_features=0):
             layer = GatedResNetBlock(kind, dropout_rate=self.dropout_rate,
-                                     conditioning_dim=self.conditioning_vector_size, name=name)
+                                     conditioning_dim=self.conditioning_vector_size, name=name,
+                                     dtype=dtype)
             x_shape = shape(stage, f)
             return self._track(layer, [x_shape, shape(stage, aux_features)] if aux_features
                                else x_shape)
 
-        self.u_input = self._track(DownShiftedConv2D(f, (2, 3), name="u_input"), shape(0, c + 1))
-        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above"),
-                                          shape(0, c + 1))
+        self.u_input = self._track(DownShiftedConv2D(f, (2, 3), name="u_input", dtype=dtype),
+                                   shape(0, c + 1))
+        self.ul_input_above = self._track(
+            DownShiftedConv2D(f, (1, 3), name="ul_input_above", dtype=dtype), shape(0, c + 1))
         self.ul_input_left = self._track(
-            DownRightShiftedConv2D(f, (2, 1), name="ul_input_left"), shape(0, c + 1))
+            DownRightShiftedConv2D(f, (2, 1), name="ul_input_left", dtype=dtype),
+            shape(0, c + 1))
         # up_blocks[stage]: [(u block, ul block)] * num_resnet.
         self.up_blocks, self.downsamplers, self.upsamplers, self.down_blocks = [], [], [], []
         for stage in range(NUM_STAGES):
@@ -106,10 +110,10 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
                 for r in range(self.num_resnet)])
             if stage < NUM_STAGES - 1:
                 self.downsamplers.append((
-                    self._track(DownShiftedConv2D(f, (2, 3), 2, name=f"down_u_{stage}"),
-                                shape(stage, f)),
-                    self._track(DownRightShiftedConv2D(f, (2, 2), 2, name=f"down_ul_{stage}"),
-                                shape(stage, f))))
+                    self._track(DownShiftedConv2D(f, (2, 3), 2, name=f"down_u_{stage}",
+                                                  dtype=dtype), shape(stage, f)),
+                    self._track(DownRightShiftedConv2D(f, (2, 2), 2, name=f"down_ul_{stage}",
+                                                       dtype=dtype), shape(stage, f))))
         # down_blocks[k]: stage NUM_STAGES - 1 - k; u's aux is an up-pass u, ul's is [u, ul].
         for k, stage in enumerate(reversed(range(NUM_STAGES))):
             count = self.num_resnet + (k > 0)
@@ -119,10 +123,11 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
                 for r in range(count)])
             if stage > 0:
                 self.upsamplers.append((
-                    self._track(DownShiftedConvTranspose2D(f, (2, 3), 2, name=f"up_u_{stage}"),
-                                shape(stage, f)),
+                    self._track(DownShiftedConvTranspose2D(f, (2, 3), 2, name=f"up_u_{stage}",
+                                                           dtype=dtype), shape(stage, f)),
                     self._track(DownRightShiftedConvTranspose2D(f, (2, 2), 2,
-                                                                name=f"up_ul_{stage}"),
+                                                                name=f"up_ul_{stage}",
+                                                                dtype=dtype),
                                 shape(stage, f))))
         self._build_output_head(f)
 
@@ -156,10 +161,161 @@ class PixelCNNPlusPlus(LogisticMixtureModel):
             for u_block, ul_block in self.down_blocks[k]:
                 u = run(u_block, [u, us.pop()])
                 ul = run(ul_block, [ul, tf.concat([u, uls.pop()], axis=-1)])  # aux 2F
-        y = tf.einsum("bhwf,fp->bhwp", tf.nn.elu(ul), self.output_kernel)
-        return y + self.output_bias  # (B, H, W, P)
+        return self.output_head(ul)  # (B, H, W, P)
+
+    def sampling_stages(self, conditioning=None):
+        """Incremental: each layer's output at each position is computed once (see
+        PixelCNNPlusPlusStage)."""
+        return [PixelCNNPlusPlusStage(self, conditioning)]
 
     def get_config(self):
         config = super().get_config()
         config.update(num_resnet=self.num_resnet, units=self.units)
         return config
+
+
+def _replace(state, s, stage_state):
+    return state[:s] + [stage_state] + state[s + 1:]
+
+
+def _copy(stage_state):
+    return {k: list(v) if isinstance(v, list) else v for k, v in stage_state.items()}
+
+
+class PixelCNNPlusPlusStage(MixtureStage):
+    """PixelCNN++'s incremental sampling stage: every layer's output at every position is
+    computed once, from caches of the positions its kernel reads (the layers' own steps).
+
+    The vertical stream u at row i sees rows < i only, so it is stepped a ROW at a time, at
+    the first pixel of each row; the horizontal stream ul a pixel at a time. Stage s (the
+    H / 2^s resolution) steps at the pixels (i, j) of stage 0 with i and j multiples of 2^s:
+    its position (i / 2^s, j / 2^s) is then computable (the stride-2 downsampling kernels end
+    there), and the down pass of stage s at (a, b) needs the upsampling of stage s + 1 at
+    (a // 2, b // 2) only, computed at (a - a % 2, b - b % 2) of stage s and kept (2 rows of
+    it) in a buffer. Each stage holds, per block, its convolutions' input caches (2 rows);
+    the u rows of the current row feed the ul blocks' auxiliary inputs.
+    State: a list over stages of dicts (u_*: row caches and rows; ul_*: pixel caches).
+    """
+
+    full_pass_per_pixel = False
+
+    def __init__(self, model, conditioning):
+        super().__init__(model, conditioning)
+        self.vector = model.embed(conditioning)
+        self.sizes = model.stage_sizes()
+        self.last = NUM_STAGES - 1
+
+    def _down_blocks(self, s):
+        return self.model.down_blocks[self.last - s]
+
+    def _upsampler(self, s):
+        """The upsampling from stage s + 1 to stage s."""
+        return self.model.upsamplers[self.last - 1 - s]
+
+    def initial_state(self, images, known_mask):
+        m, batch, f = self.model, tf.shape(images)[0], self.model.units
+        dtype = m.compute_dtype
+        state = []
+        for s, (_, w) in enumerate(self.sizes):
+            ups, downs = m.up_blocks[s], self._down_blocks(s)
+            row = tf.zeros([batch, w, f], dtype)
+            st = dict(u_up=[u.step_cache(batch, w, dtype) for u, _ in ups],
+                      ul_up=[ul.step_cache(batch, w, dtype) for _, ul in ups],
+                      u_down=[u.step_cache(batch, w, dtype) for u, _ in downs],
+                      ul_down=[ul.step_cache(batch, w, dtype) for _, ul in downs],
+                      u_rows_up=[row] * len(ups), u_rows_down=[row] * len(downs))
+            if s < self.last:
+                st.update(
+                    u_down_cache=tf.zeros([batch, 1, w, f], dtype),  # the row above
+                    ul_down_cache=m.downsamplers[s][1].step_cache(batch, w, f, dtype),
+                    u_up_rows=tf.zeros([batch, 2, w, f], dtype),  # upsampled, 2 rows
+                    ul_up_rows=tf.zeros([2, 2 * self.sizes[s + 1][1], batch, f], dtype))
+            state.append(st)
+        return state
+
+    def _u_row(self, state, s, a, u):
+        """Stage s at its row a, u its input row (B, w_s, F): every u row of stages >= s
+        that row a makes, into `state`."""
+        m, vector = self.model, self.vector
+        st = _copy(state[s])
+        ups = [u]  # the up pass's outputs, consumed in reverse by the down pass
+        for r, (block, _) in enumerate(m.up_blocks[s]):
+            st["u_up"][r], u = block.step_row(st["u_up"][r], u, conditioning=vector)
+            ups.append(u)
+        st["u_rows_up"] = ups[1:]
+        if s < self.last:
+            rows = tf.concat([st["u_down_cache"], u[:, None]], axis=1)  # (B, 2, w_s, F)
+            st["u_down_cache"] = rows[:, 1:]
+            state = _replace(state, s, st)
+
+            def deeper():
+                below = self._u_row(state, s + 1, a // 2, m.downsamplers[s][0].step_row(rows))
+                out = below[s + 1]["u_rows_down"][-1]  # stage s + 1's row a / 2
+                up_rows = self._upsampler(s)[0].step_row(out, self.sizes[s][1])
+                return _replace(below, s, dict(below[s], u_up_rows=up_rows))
+
+            state = tf.cond(a % 2 == 0, deeper, lambda: state)
+            st = _copy(state[s])
+            u, skips = st["u_up_rows"][:, a % 2], ups[::-1]
+        else:
+            u, skips = ups[-1], ups[-2::-1]
+        for r, (block, _) in enumerate(self._down_blocks(s)):
+            st["u_down"][r], u = block.step_row(st["u_down"][r], u, skips[r],
+                                                conditioning=vector)
+            st["u_rows_down"][r] = u
+        return _replace(state, s, st)
+
+    def _ul_pixel(self, state, s, a, b, ul):
+        """Stage s at its pixel (a, b), ul its input (B, F) there -> (state, stage s's output
+        (B, F) at (a, b))."""
+        m, vector = self.model, self.vector
+        st = _copy(state[s])
+        ups = [ul]
+        for r, (_, block) in enumerate(m.up_blocks[s]):
+            st["ul_up"][r], ul = block.step_pixel(st["ul_up"][r], a, b, ul,
+                                                  st["u_rows_up"][r][:, b], conditioning=vector)
+            ups.append(ul)
+        if s < self.last:
+            downsampler = m.downsamplers[s][1]
+            st["ul_down_cache"] = downsampler.step_write(st["ul_down_cache"], a, b, ul)
+            state = _replace(state, s, st)
+
+            def deeper():
+                d = downsampler.step_window(state[s]["ul_down_cache"], a // 2, b // 2)
+                below, out = self._ul_pixel(state, s + 1, a // 2, b // 2, d)
+                block = self._upsampler(s)[1].step_pixel(out)  # (B, 2, 2, F)
+                cols = tf.stack([b, b + 1])
+                index = tf.stack(tf.meshgrid(tf.range(2), cols, indexing="ij"), -1)
+                rows = tf.tensor_scatter_nd_update(
+                    below[s]["ul_up_rows"], tf.reshape(index, [4, 2]),
+                    tf.reshape(tf.transpose(block, [1, 2, 0, 3]), [4, -1, m.units]))
+                return _replace(below, s, dict(below[s], ul_up_rows=rows))
+
+            state = tf.cond(tf.logical_and(a % 2 == 0, b % 2 == 0), deeper, lambda: state)
+            st = _copy(state[s])
+            ul, skips = st["ul_up_rows"][a % 2, b], ups[::-1]
+        else:
+            ul, skips = ups[-1], ups[-2::-1]
+        for r, (_, block) in enumerate(self._down_blocks(s)):
+            aux = tf.concat([st["u_rows_down"][r][:, b], skips[r]], axis=-1)  # (B, 2F)
+            st["ul_down"][r], ul = block.step_pixel(st["ul_down"][r], a, b, ul, aux,
+                                                    conditioning=vector)
+        return _replace(state, s, st), ul
+
+    def begin_pixel(self, state, images, t, i, j):
+        m = self.model
+        scaled = m.scale(images)
+        x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
+
+        def new_row():
+            # u row i = u_input's output row i - 1 (down_shift): image rows i - kh .. i - 1.
+            kh = m.u_input.kernel_size[0]
+            padded = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
+            rows = tf.gather(padded, tf.maximum(i - 1, 0) + tf.range(kh), axis=1)  # (B, kh, W, C+1)
+            u = m.u_input.step_row(rows) * tf.cast(i > 0, x.dtype)
+            return self._u_row(state, 0, i, u)
+
+        state = tf.cond(tf.equal(j, 0), new_row, lambda: state)
+        ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)
+        state, ul = self._ul_pixel(state, 0, i, j, ul)
+        return state, m.output_head(ul)  # (B, P)

@@ -6,12 +6,13 @@ import keras
 import tensorflow as tf
 
 from models import registry
-from pixelrnn_tf.layers.causal_attention import CausalAttention, check_sizes
+from pixelrnn_tf.layers.causal_attention import (CausalAttention, check_sizes,
+                                                 position_features)
 from pixelrnn_tf.layers.down_right_shifted_conv2d import DownRightShiftedConv2D
 from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.gated_resnet_block import NONLINEARITIES, GatedResNetBlock
-from pixelrnn_tf.layers.shifts import down_shift, right_shift
-from pixelrnn_tf.mixture_model import LogisticMixtureModel
+from pixelrnn_tf.layers.shifts import down_shift, right_shift, stream_input_at
+from pixelrnn_tf.mixture_model import LogisticMixtureModel, MixtureStage
 
 
 @registry.register("pixel_snail")
@@ -77,7 +78,8 @@ class PixelSNAIL(LogisticMixtureModel):
         return CausalAttention(self.key_size, self.value_size, self.num_heads,
                                dropout_rate=self.dropout_rate,
                                conditioning_dim=self.conditioning_vector_size,
-                               nonlinearity=self.nonlinearity, name=name)
+                               nonlinearity=self.nonlinearity, name=name,
+                               dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         (h, w, c), f = self.image_shape, self.units
@@ -87,14 +89,17 @@ class PixelSNAIL(LogisticMixtureModel):
             layer = GatedResNetBlock("down_right_shifted", kernel_size=kernel_size,
                                      dropout_rate=self.dropout_rate,
                                      conditioning_dim=self.conditioning_vector_size,
-                                     nonlinearity=self.nonlinearity, name=name)
+                                     nonlinearity=self.nonlinearity, name=name,
+                                     dtype=self.dtype_policy)
             shape = grid + (f,)
             return self._track(layer, [shape, grid + (aux_features,)] if aux_features
                                else shape)
 
-        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above"),
+        self.ul_input_above = self._track(DownShiftedConv2D(f, (1, 3), name="ul_input_above",
+                                                            dtype=self.dtype_policy),
                                           grid + (c + 1,))
-        self.ul_input_left = self._track(DownRightShiftedConv2D(f, (2, 1), name="ul_input_left"),
+        self.ul_input_left = self._track(DownRightShiftedConv2D(f, (2, 1), name="ul_input_left",
+                                                                dtype=self.dtype_policy),
                                          grid + (c + 1,))
         # blocks[b]: ([num_resnet gated blocks], attention, gated combination)
         self.blocks = []
@@ -119,8 +124,12 @@ class PixelSNAIL(LogisticMixtureModel):
                 ul = run(block, ul)
             attended = run(attention, [ul, scaled])  # (B, H, W, value_size)
             ul = run(combine, [ul, attended])  # (B, H, W, F)
-        y = tf.einsum("bhwf,fp->bhwp", tf.nn.elu(ul), self.output_kernel)
-        return y + self.output_bias  # (B, H, W, P)
+        return self.output_head(ul)  # (B, H, W, P)
+
+    def sampling_stages(self, conditioning=None):
+        """Incremental: convolution caches and the attention's keys and values (see
+        PixelSNAILStage)."""
+        return [PixelSNAILStage(self, conditioning)]
 
     def get_config(self):
         config = super().get_config()
@@ -128,3 +137,55 @@ class PixelSNAIL(LogisticMixtureModel):
                       key_size=self.key_size, value_size=self.value_size,
                       num_heads=self.num_heads, nonlinearity=self.nonlinearity)
         return config
+
+
+class PixelSNAILStage(MixtureStage):
+    """PixelSNAIL's incremental sampling stage: a pixel at a time, each gated block from its
+    convolutions' caches (2 rows), each attention from the keys and values of the pixels
+    before (one appended per pixel, once the pixel is drawn: they see the pixel itself), so
+    pixel t costs O(t) attention and O(1) convolution work, not a pass over the image."""
+
+    full_pass_per_pixel = False
+
+    def __init__(self, model, conditioning):
+        super().__init__(model, conditioning)
+        self.vector = model.embed(conditioning)
+        h, w, _ = model.image_shape
+        # The positions' features as `call` computes them, one row per pixel.
+        self.positions = tf.reshape(position_features(h, w, model.compute_dtype), [h * w, 2])
+
+    def initial_state(self, images, known_mask):
+        m, batch = self.model, tf.shape(images)[0]
+        (h, w, _), dtype = m.image_shape, m.compute_dtype
+        return [([block.step_cache(batch, w, dtype) for block in resnets],
+                 attention.step_cache(batch, h * w, dtype))
+                for resnets, attention, _ in m.blocks]
+
+    def begin_pixel(self, state, images, t, i, j):
+        m, vector = self.model, self.vector
+        scaled = tf.cast(m.scale(images), m.compute_dtype)
+        x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
+        ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)  # (B, F)
+        new_state, queries = [], []
+        for (resnets, attention, combine), (caches, keys_values) in zip(m.blocks, state):
+            caches = list(caches)
+            for r, block in enumerate(resnets):
+                caches[r], ul = block.step_pixel(caches[r], i, j, ul, conditioning=vector)
+            queries.append(ul)  # the attention's input here: its key / value need the pixel
+            attended = attention.step_query(keys_values, t, ul, self.positions[t], vector)
+            _, ul = combine.step_pixel((), i, j, ul, attended, conditioning=vector)
+            new_state.append((caches, keys_values))
+        return new_state, (m.output_head(ul), queries)
+
+    def channel_logits(self, pixel_state, images, i, j, channel):
+        params, queries = pixel_state
+        logits, _ = super().channel_logits(params, images, i, j, channel)
+        return logits, pixel_state
+
+    def end_pixel(self, state, pixel_state, images, t, i, j):
+        m, (_, queries) = self.model, pixel_state
+        pixel = tf.cast(m.scale(images[:, i, j]), m.compute_dtype)  # (B, C), now drawn
+        return [(caches, attention.step_commit(keys_values, t, x, pixel, self.positions[t],
+                                               self.vector))
+                for (_, attention, _), (caches, keys_values), x
+                in zip(m.blocks, state, queries)]

@@ -25,8 +25,8 @@ import tempfile
 CLI_MODULES = frozenset({
     "pixelrnn_tf.train", "pixelrnn_tf.evaluate", "pixelrnn_tf.sample", "pixelrnn_tf.complete",
     "pixelrnn_tf.campaign", "pixelrnn_tf.bench", "pixelrnn_tf.compress",
-    "pixelrnn_tf.decompress", "export.export_saved_model",
-    "export.publish_pretrained",
+    "pixelrnn_tf.decompress", "export.export_saved_model", "export.publish_pretrained",
+    "export.reexport_pretrained",
 })
 
 # absl / TSL C++ log lines: severity letter, MMDD, time, thread, file:line]

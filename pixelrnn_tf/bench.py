@@ -1,6 +1,7 @@
 """Benchmarks that print figures (not timed tests).
 
-  python -m pixelrnn_tf.bench sample   # naive vs cached sampling, batch 16, every network
+  python -m pixelrnn_tf.bench sample   # naive vs cached sampling, batch 16, every network,
+                                       # against the FLOP limit (--batch, --set=registry)
   python -m pixelrnn_tf.bench train    # training images/s and GFLOP/s vs a measured peak
   python -m pixelrnn_tf.bench compress --data_dir=/tmp/tfds   # the codec on every pretrained
                                        # model's test set: bits/dim, images/s, other formats
@@ -21,6 +22,12 @@ flags.DEFINE_integer("naive_steps", 6, "Sub-pixels the naive sampler is timed on
                      "time is that per-step time x H*W*C.")
 flags.DEFINE_list("only", [], "Restrict to these rows (e.g. cifar10_pixel_cnn).")
 flags.DEFINE_bool("xla", True, "Also time the cached sampler under jit_compile.")
+flags.DEFINE_bool("naive", True, "sample: also time the naive sampler (off for large batches: "
+                  "a full pass of 256 CIFAR images per sub-pixel).")
+flags.DEFINE_integer("prefix_rows", 0, "sample: time the cached sampler on this many first rows "
+                     "and scale by H / rows (0: whole images; for large batches).")
+flags.DEFINE_enum("set", "paper", ["paper", "registry"], "sample: the paper-size rows, or every "
+                  "registered model at its small registry-name size.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per row (after 1 warm-up step).")
 flags.DEFINE_string("data_dir", None, "compress: the TFDS data dir of the test sets.")
 flags.DEFINE_integer("max_images", None, "compress: the first N test images (default: all).")
@@ -69,24 +76,50 @@ def _timed(fn, *args):
     return time.perf_counter() - start
 
 
+def _registry_rows():
+    """Every registered model at its small registry-name size (what `--model=NAME` trains),
+    on binarized-MNIST-like and CIFAR-like images."""
+    import models
+
+    rows = {}
+    for name in models.names():
+        for shape, levels in (((28, 28, 1), 2), ((32, 32, 3), 256)):
+            config = dict(getattr(models.get(name), "SMALL_CONFIG", {}))
+            rows[f"{name} (small)"
+                 f" {'x'.join(map(str, shape))}"] = (name, dict(config, image_shape=shape,
+                                                                num_levels=levels))
+    return rows
+
+
+def _sample_rows():
+    from models import configs
+
+    if FLAGS.set == "registry":
+        return _registry_rows()
+    rows = dict(SAMPLE_ROWS)
+    rows.update({name: f"paper:{name}" for name in FOLLOW_UP_SAMPLE_ROWS
+                 if name in configs.names()})
+    return rows
+
+
 def bench_sample():
     import numpy as np
     import tensorflow as tf
 
-    from pixelrnn_tf import sampling
-    from pixelrnn_tf.bench_train import machine
+    from pixelrnn_tf import flops, sampling
+    from pixelrnn_tf.bench_train import machine, measure_peak
 
     b = FLAGS.batch
+    matmul, conv = measure_peak()
+    peak = max(matmul, conv)
     print(f"# sampling, batch {b}; {machine()}")
-    print("| network | params | naive s/image-batch (from N steps) | cached s | cached XLA s "
-          "| cached/naive speed-up | XLA speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    from models import configs
-
-    rows = dict(SAMPLE_ROWS)
-    rows.update({name: f"paper:{name}" for name in FOLLOW_UP_SAMPLE_ROWS
-                 if name in configs.names()})
-    for row, spec in rows.items():
+    print(f"# peak measured in this run: 2048^2 fp32 matmul {matmul:.0f} GFLOP/s, 3x3 conv "
+          f"{conv:.0f} GFLOP/s; peak = {peak:.0f}. FLOP limit = one forward pass per image "
+          "at the peak.")
+    print("| network | params | GFLOP/image | naive s (from N steps) | cached s | cached XLA s "
+          "| FLOP limit s | cached/naive | XLA/naive | best / limit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row, spec in _sample_rows().items():
         if FLAGS.only and row not in FLAGS.only:
             continue
         model = _build(spec)
@@ -97,11 +130,17 @@ def bench_sample():
         steps = FLAGS.naive_steps
         cond = ([tf.constant(np.arange(b) % model.num_classes, tf.int32)]
                 if model.num_classes else [])
-        naive = tf.function(lambda a, k, s: sampling.naive_complete(
-            model, a, k, s, steps, *cond))
-        naive.get_concrete_function(x, known, seed)
-        _timed(naive, x, known, seed)  # warm-up
-        naive_total = _timed(naive, x, known, seed) / steps * h * w * c
+        gflop = flops.forward_flops(model) / 1e9
+        limit = b * gflop / peak
+        naive_total = float("nan")
+        if FLAGS.naive:
+            naive = tf.function(lambda a, k, s: sampling.naive_complete(
+                model, a, k, s, steps, *cond))
+            naive.get_concrete_function(x, known, seed)
+            _timed(naive, x, known, seed)  # warm-up
+            naive_total = _timed(naive, x, known, seed) / steps * h * w * c
+        naive_cell = f"{naive_total:.1f} ({steps})" if FLAGS.naive else "not run"
+        head = f"| {row} {h}x{w}x{c} | {model.count_params():,} | {gflop:.2f} | {naive_cell}"
         if model.sampling_stages()[0].full_pass_per_pixel:
             # One full pass per pixel, the same cost for every pixel: timed on a prefix of
             # naive_steps pixels like the naive sampler (the whole image would take hours).
@@ -109,24 +148,40 @@ def bench_sample():
                 a, k, s, *(cond or [None]), num_pixels=steps))
             _timed(per_pixel, x, known, seed)  # warm-up
             pixel_total = _timed(per_pixel, x, known, seed) / steps * h * w
-            print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} "
-                  f"({steps}) | {pixel_total:.1f} (one pass per pixel, from {steps}) | - "
-                  f"| {naive_total / pixel_total:.1f}x | - |", flush=True)
+            ratio = f"{naive_total / pixel_total:.1f}x" if FLAGS.naive else "-"
+            print(f"{head} | {pixel_total:.1f} (one pass per pixel, from {steps}) | - "
+                  f"| {limit:.2f} | {ratio} | - "
+                  f"| {pixel_total / limit:.0f}x |", flush=True)
             continue
-        cached = tf.function(lambda a, k, s: sampling.graph_complete(model, a, k, s, *cond))
+        # A prefix of whole rows costs its share of the image (every row's steps are alike,
+        # PixelCNN++'s stages repeat every 4 rows, the attention reads all T slots masked);
+        # not for the Multi-Scale model, whose first stage is the small image.
+        rows = FLAGS.prefix_rows if FLAGS.prefix_rows and len(model.sampling_stages()) == 1 \
+            else h
+        pixels = None if rows >= h else rows * w
+        if pixels:
+            head = head.replace(f"| {row} ", f"| {row} (first {rows} rows x {h / rows:g}) ", 1)
+
+        def run_cached(a, k, s):
+            return model.cached_complete(a, k, s, *(cond or [None]), num_pixels=pixels)
+
+        cached = tf.function(run_cached)
         cached.get_concrete_function(x, known, seed)
-        cached_s = _timed(cached, x, known, seed)
+        _timed(cached, x, known, seed)  # warm-up (the first run allocates the caches)
+        cached_s = _timed(cached, x, known, seed) * h / rows
         xla_s = float("nan")
         if FLAGS.xla:
-            cached_xla = tf.function(
-                lambda a, k, s: sampling.graph_complete(model, a, k, s, *cond),
-                jit_compile=True)
+            cached_xla = tf.function(run_cached, jit_compile=True)
             _timed(cached_xla, x, known, seed)  # compile
-            xla_s = _timed(cached_xla, x, known, seed)
-        xla = (f"{xla_s:.2f} | {naive_total / cached_s:.0f}x | {naive_total / xla_s:.0f}x"
-               if FLAGS.xla else f"not run | {naive_total / cached_s:.0f}x | -")
-        print(f"| {row} {h}x{w}x{c} | {model.count_params():,} | {naive_total:.1f} ({steps}) "
-              f"| {cached_s:.2f} | {xla} |", flush=True)
+            xla_s = _timed(cached_xla, x, known, seed) * h / rows
+        best = min(cached_s, xla_s) if FLAGS.xla else cached_s
+
+        def speed_up(t):
+            return f"{naive_total / t:.0f}x" if FLAGS.naive and t == t else "-"
+
+        xla_cell = f"{xla_s:.2f}" if FLAGS.xla else "not run"
+        print(f"{head} | {cached_s:.2f} | {xla_cell} | {limit:.2f} | {speed_up(cached_s)} "
+              f"| {speed_up(xla_s)} | {best / limit:.1f}x |", flush=True)
 
 
 def main(argv):

@@ -53,20 +53,30 @@ class LogisticMixtureModel(AutoregressiveModel):
         random, not zeros: pixel (0, 0) sees only padding, so its features are biases, and
         zero output biases would make its mixture components identical (independent
         channels) until trained."""
+        # autocast=False: the projection is computed in float32 under a mixed policy too
+        # (`output_head`), so the likelihood gets float32 parameters.
         self.output_kernel = self.add_weight(name="output_kernel",
-                                             shape=(features, self.num_parameters))
+                                             shape=(features, self.num_parameters),
+                                             autocast=False)
         self.output_bias = self.add_weight(
             name="output_bias", shape=(self.num_parameters,),
-            initializer=keras.initializers.RandomNormal(stddev=0.5))
+            initializer=keras.initializers.RandomNormal(stddev=0.5), autocast=False)
 
     def mixture_parameters(self, scaled, conditioning=None, training=None):
         """Scaled images (B, H, W, C) -> mixture parameters (B, H, W, P); those at (i, j)
         depend only on the pixels before (i, j) in raster order. `conditioning` is checked."""
         raise NotImplementedError
 
+    def output_head(self, features):
+        """The last features (..., F) -> mixture parameters (..., P): elu, then 1 x 1, in
+        float32 whatever the compute dtype (the head's weights are not autocast)."""
+        features = tf.cast(tf.nn.elu(features), tf.float32)
+        return tf.einsum("...f,fp->...p", features, self.output_kernel) + self.output_bias
+
     def call(self, images, conditioning=None, training=None):
         conditioning = self.check_conditioning(conditioning)
-        return self.logits(self.scale(images), conditioning, training=training)
+        # float32: the likelihood snaps the scaled values to their levels.
+        return self.logits(self.scale(images, tf.float32), conditioning, training=training)
 
     def logits(self, scaled, conditioning=None, training=None):
         """The exact per-sub-pixel conditionals (B, H, W, C, L) of the mixture; channel c's
@@ -79,7 +89,7 @@ class LogisticMixtureModel(AutoregressiveModel):
         """log p(x_k | x_<k) of the observed sub-pixels (B, H, W, C), without the L-wide
         table; training=True turns dropout on (the training loss)."""
         conditioning = self.check_conditioning(conditioning)
-        scaled = self.scale(images)
+        scaled = self.scale(images, tf.float32)
         params = self.mixture_parameters(scaled, conditioning, training)
         return logistic_mixture.pixel_log_prob(params, scaled, self.num_mixtures,
                                                self.num_levels)
@@ -87,7 +97,7 @@ class LogisticMixtureModel(AutoregressiveModel):
     def position_logits(self, images, i, j, channel, conditioning=None):
         """(B, L) of sub-pixel (i, j, channel): one network pass, the table of one pixel."""
         conditioning = self.check_conditioning(conditioning)
-        scaled = self.scale(images)
+        scaled = self.scale(images, tf.float32)
         params = self.mixture_parameters(scaled, conditioning)[:, i, j]  # (B, P)
         table = logistic_mixture.conditional_log_prob_table(
             params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
@@ -121,13 +131,15 @@ class MixtureStage:
 
     def begin_pixel(self, state, images, t, i, j):
         m = self.model
-        return state, m.mixture_parameters(m.scale(images), self.conditioning)[:, i, j]  # (B, P)
+        params = m.mixture_parameters(m.scale(images, tf.float32), self.conditioning)
+        return state, params[:, i, j]  # (B, P)
 
     def channel_logits(self, params, images, i, j, channel):
         m = self.model
         # Only channel `channel`'s row is used; channels >= it of the pixel do not enter it.
         table = logistic_mixture.conditional_log_prob_table(
-            params, m.scale(images[:, i, j]), m.num_mixtures, m.num_levels)  # (B, C, L)
+            params, m.scale(images[:, i, j], tf.float32), m.num_mixtures,
+            m.num_levels)  # (B, C, L)
         return table[:, channel], params
 
     def end_pixel(self, state, params, images, t, i, j):

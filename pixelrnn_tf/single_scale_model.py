@@ -24,7 +24,8 @@ class SingleScaleModel(AutoregressiveModel):
     def build(self, input_shape=None):
         self.network = PixelRNNNetwork(
             self.image_shape[-1], self.num_levels, self.BLOCK, self.num_layers, self.units,
-            self.output_units, self.kernel_size, self.residual, self.skip, name="network")
+            self.output_units, self.kernel_size, self.residual, self.skip, name="network",
+            dtype=self.dtype_policy)
         self.network.build((None,) + self.image_shape)
 
     def logits(self, scaled):

@@ -44,6 +44,9 @@ flags.DEFINE_integer("seed", None, "Seed of the initialization and the data orde
 flags.DEFINE_integer("eval_every", None, "Evaluate every N steps (0: only at the end).")
 flags.DEFINE_integer("checkpoint_every", None, "Checkpoint every N steps (default 200).")
 flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
+flags.DEFINE_enum("mixed_precision", None, ["none", "mixed_float16", "mixed_bfloat16"],
+                  "Keras dtype policy (default none: float32). Variables, logits and the "
+                  "likelihood stay float32; mixed_float16 scales the loss.")
 flags.DEFINE_integer("log_every", None, "Progress/TensorBoard every N steps (default 20).")
 flags.DEFINE_integer("num_samples", None, "Samples in the final PNG grid (default 16).")
 flags.DEFINE_integer("max_eval_examples", None, "Evaluate on the first N test images only.")
@@ -65,7 +68,7 @@ def main(argv):
     run_flags = ("data_dir", "image_size", "workdir", "batch_size", "steps", "epochs",
                  "learning_rate", "optimizer", "lr_schedule", "warmup_steps", "ema_decay",
                  "strategy", "seed", "eval_every",
-                 "checkpoint_every", "jit_compile", "log_every", "num_samples",
+                 "checkpoint_every", "jit_compile", "mixed_precision", "log_every", "num_samples",
                  "max_eval_examples", "eval_split", "keep_checkpoints")
     config = config_lib.resolve(
         FLAGS.model, FLAGS.dataset,

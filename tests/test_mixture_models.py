@@ -7,7 +7,10 @@ configs' sizes). Each model is built by its own file's `_build` (its tiny config
 Per model: causality with no blind spot (untrained, so any path shows) on the shapes of
 both former suites, the direct log-prob == the table (and position_logits), dropout in
 training only, no NaN/Inf at extreme images with sharpened weights, exact normalization per
-label of the class-conditional model."""
+label of the class-conditional model; the incremental (cached) sampler: its mixture
+parameters at every pixel equal the full pass's, it gives the naive sampler's images (odd
+shapes, completion, labels, conditioning vectors), and negative controls with one cache read
+a row off."""
 
 import dataclasses
 import itertools
@@ -17,6 +20,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pixelrnn_tf import sampling
+from pixelrnn_tf.layers.causal_attention import CausalAttention
+from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
+from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 from tests import test_pixel_cnn_pp, test_pixel_snail
 from tests.helpers import dependence, immediate_predecessors
 
@@ -157,3 +164,145 @@ def test_class_conditional_exact_normalization_per_label(mixture):
         model(images[:2])
     with pytest.raises(ValueError, match="not both"):
         mixture.build(shape, 2, num_classes=3, conditioning_dim=2)
+
+
+# ---------------------------------------------------------------- the incremental sampler
+
+def _conditioning(model, batch, rng):
+    if model.num_classes:
+        return tf.constant(np.arange(batch) % model.num_classes, tf.int32)
+    if model.conditioning_dim:
+        return tf.constant(rng.normal(size=(batch, model.conditioning_dim)), tf.float32)
+    return None
+
+
+def _stepped_parameters(model, images, conditioning=None):
+    """The cached stage walked over `images` (teacher forcing): the mixture parameters it
+    computes at every pixel (B, H, W, P), in one graph."""
+    stage = model.sampling_stages(model.check_conditioning(conditioning))[0]
+    h, w, _ = model.image_shape
+
+    pixels = tf.constant(stage.pixels)
+
+    @tf.function
+    def walk(images):
+        # The driver's loop, with the images fixed and the parameters kept.
+        def body(t, state, out):
+            i, j = pixels[t, 0], pixels[t, 1]
+            state, pixel_state = stage.begin_pixel(state, images, t, i, j)
+            params = pixel_state[0] if isinstance(pixel_state, tuple) else pixel_state
+            return t + 1, stage.end_pixel(state, pixel_state, images, t, i, j), \
+                out.write(t, params)
+
+        state = stage.initial_state(images, tf.ones(tf.shape(images)[:3], tf.bool))
+        out = tf.TensorArray(tf.float32, size=h * w)
+        _, _, out = tf.while_loop(lambda t, *_: t < h * w, body, (tf.constant(0), state, out))
+        return tf.reshape(tf.transpose(out.stack(), [1, 0, 2]), [tf.shape(images)[0], h, w, -1])
+
+    return walk(images).numpy()
+
+
+def _random_weights(model, seed=0):
+    """Untrained but far from the initialization's symmetries (non-zero biases)."""
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
+
+
+STEP_CASES = [("pixel_cnn_pp", (5, 7, 3), {}), ("pixel_cnn_pp", (9, 6, 1), dict(num_classes=3)),
+              ("pixel_cnn_pp", (3, 3, 1), dict(num_resnet=2, conditioning_dim=2)),
+              ("pixel_snail", (5, 7, 3), dict(num_heads=2)),
+              ("pixel_snail", (3, 3, 1), dict(num_classes=3))]
+
+
+def _built(name, shape, overrides, levels=4):
+    model = MODELS[name].build(shape, levels, **overrides)
+    batch, rng = 2, np.random.default_rng(1)
+    images = tf.constant(rng.integers(0, levels, (batch,) + shape), tf.int32)
+    conditioning = _conditioning(model, batch, rng)
+    model(images, conditioning)
+    _random_weights(model)
+    return model, images, conditioning
+
+
+@pytest.mark.parametrize("name, shape, overrides", STEP_CASES,
+                         ids=[f"{n}-{'x'.join(map(str, s))}" for n, s, _ in STEP_CASES])
+def test_cached_stage_computes_the_full_pass_parameters_at_every_pixel(name, shape, overrides):
+    model, images, conditioning = _built(name, shape, overrides)
+    full = model.mixture_parameters(model.scale(images),
+                                    model.check_conditioning(conditioning)).numpy()
+    np.testing.assert_allclose(_stepped_parameters(model, images, conditioning), full,
+                               rtol=1e-4, atol=1e-4 * np.abs(full).max())
+
+
+# Unconditional samplers at (4, 5, 3) and (5, 4, 1): tests/test_sampling.py, for every model.
+SAMPLE_CASES = [("pixel_cnn_pp", (5, 7, 3), 4, dict(num_classes=3)),
+                ("pixel_cnn_pp", (3, 3, 1), 2, dict(conditioning_dim=2)),
+                ("pixel_snail", (5, 7, 3), 4, dict(conditioning_dim=2)),
+                ("pixel_snail", (3, 3, 1), 2, dict(num_classes=3))]
+
+
+@pytest.mark.parametrize("name, shape, levels, overrides", SAMPLE_CASES,
+                         ids=[f"{n}-{'x'.join(map(str, s))}-{'-'.join(o) or 'plain'}"
+                              for n, s, _, o in SAMPLE_CASES])
+def test_cached_sampler_gives_the_naive_images(name, shape, levels, overrides):
+    model = MODELS[name].build(shape, levels, **overrides)
+    model(np.zeros((1,) + shape, np.int32), _conditioning(model, 1, np.random.default_rng(0)))
+    model.output_kernel.assign(model.output_kernel * 4.0)  # far from uniform
+    batch, rng = 3, np.random.default_rng(0)
+    conditioning = _conditioning(model, batch, rng)
+    extra = [] if conditioning is None else [conditioning]
+    naive = tf.function(lambda x, k, s, *c: sampling.naive_complete(
+        model, x, k, s, conditioning=c[0] if c else None))
+    cached = tf.function(lambda x, k, s, *c: model.cached_complete(x, k, s, *c))
+    for seed, known_fraction in ((7, 0.0), (11, 0.4)):
+        images = rng.integers(0, levels, size=(batch,) + shape).astype(np.int32)
+        known = rng.random((batch,) + shape[:2]) < known_fraction
+        args = (tf.constant(images), tf.constant(known), tf.constant(seed, tf.int64), *extra)
+        want, got = naive(*args).numpy(), cached(*args).numpy()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got[known], images[known])
+        assert len(np.unique(got.reshape(batch, -1), axis=0)) > 1
+
+
+def _window_a_row_up(self, cache, r, q):
+    (kh, kw), (sh, sw) = self.kernel_size, self.strides
+    slots = (r * sh - kh + tf.range(kh)) % kh  # one row too high
+    window = tf.gather(tf.gather(cache, slots), q * sw + tf.range(kw), axis=1)
+    return tf.einsum("hwbf,hwfo->bo", window, self.kernel) + self.bias
+
+
+def _row_cache_never_moves(original):
+    def step_row(self, cache, x, aux=None, conditioning=None):
+        _, out = original(self, cache, x, aux, conditioning)
+        return cache, out  # the rows above stay those of the first row
+    return step_row
+
+
+def _attention_includes_its_own_slot(original):
+    def step_query(self, cache, t, x, position, conditioning=None):
+        return original(self, cache, t + 1, x, position, conditioning)
+    return step_query
+
+
+CONTROLS = {
+    "pixel_window_a_row_up": ("pixel_cnn_pp", DownShiftedConv2D, "step_window",
+                              lambda original: _window_a_row_up),
+    "vertical_rows_stale": ("pixel_cnn_pp", GatedResNetBlock, "step_row", _row_cache_never_moves),
+    "snail_window_a_row_up": ("pixel_snail", DownShiftedConv2D, "step_window",
+                              lambda original: _window_a_row_up),
+    "attention_one_slot_late": ("pixel_snail", CausalAttention, "step_query",
+                                _attention_includes_its_own_slot),
+}
+
+
+@pytest.mark.parametrize("control", sorted(CONTROLS))
+def test_a_cache_off_by_one_is_caught(control, monkeypatch):
+    """Negative controls: the parameter test above fails when one cache is off by a row
+    (or the attention reads the slot of the pixel itself)."""
+    name, cls, method, broken = CONTROLS[control]
+    model, images, conditioning = _built(name, (5, 7, 3), {})
+    full = model.mixture_parameters(model.scale(images)).numpy()
+    monkeypatch.setattr(cls, method, broken(getattr(cls, method)))
+    stepped = _stepped_parameters(model, images)
+    assert not np.allclose(stepped, full, rtol=1e-4, atol=1e-4 * np.abs(full).max())

@@ -12,9 +12,16 @@ import tensorflow as tf
 
 import pixelrnn_tf.layers
 import pixelrnn_tf.networks
+from pixelrnn_tf.layers.causal_attention import CausalAttention, position_features
 from pixelrnn_tf.layers.conv_residual_block import ConvResidualBlock
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
+from pixelrnn_tf.layers.down_right_shifted_conv2d import DownRightShiftedConv2D
+from pixelrnn_tf.layers.down_right_shifted_conv_transpose2d import (
+    DownRightShiftedConvTranspose2D)
+from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
+from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTranspose2D
 from pixelrnn_tf.layers.gated_pixel_cnn_layer import GatedPixelCNNLayer
+from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.position_cache import Grid, commit, past_taps
 from pixelrnn_tf.layers.recurrent_residual_block import RecurrentResidualBlock
@@ -215,6 +222,115 @@ def test_gated_layer_step_equals_call(mask, groups, conditional):
         window = window[:, 1:]
 
 
+# ------------------------------------------ PixelCNN++ / PixelSNAIL layers (row and pixel steps)
+
+ODD = (2, 5, 7)  # batch, height, width: odd sizes, so stride-2 crops and ceil sizes show
+
+
+def _random(shape, seed):
+    return tf.constant(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
+
+
+def _built(layer, input_shape):
+    keras.utils.set_random_seed(0)
+    layer.build(input_shape)
+    _randomize(layer)
+    return layer
+
+
+@pytest.mark.parametrize("cls, kernel, strides", [
+    (DownShiftedConv2D, (2, 3), 1), (DownShiftedConv2D, (2, 3), 2),
+    (DownShiftedConv2D, (1, 3), 1), (DownRightShiftedConv2D, (2, 2), 1),
+    (DownRightShiftedConv2D, (2, 2), 2), (DownRightShiftedConv2D, (2, 1), 1)])
+def test_shifted_conv_steps_equal_call(cls, kernel, strides):
+    b, h, w = ODD
+    layer = _built(cls(4, kernel, strides), (None, h, w, 3))
+    x = _random((b, h, w, 3), 1)
+    full = layer(x).numpy()  # (B, ceil(H / s), ceil(W / s), 4)
+    kh, s = kernel[0], layer.strides[0]
+    top = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
+    padded = layer.pad(x)
+    for r in range(full.shape[1]):
+        # Row step: the kh input rows ending at row s r.
+        np.testing.assert_allclose(layer.step_row(top[:, s * r:s * r + kh]), full[:, r], **TOL)
+        for q in range(full.shape[2]):
+            np.testing.assert_allclose(layer.step_output(padded, r, q), full[:, r, q], **TOL)
+    if cls is DownRightShiftedConv2D:
+        # Pixel steps: write the inputs in raster order; an output once its window is in.
+        cache = layer.step_cache(b, w, 3, tf.float32)
+        for i in range(h):
+            for j in range(w):
+                cache = layer.step_write(cache, i, j, x[:, i, j])
+                if i % s == 0 and j % s == 0:
+                    np.testing.assert_allclose(layer.step_window(cache, i // s, j // s),
+                                               full[:, i // s, j // s], **TOL)
+
+
+def test_transposed_conv_steps_equal_call():
+    b, h, w = ODD
+    small = _random((b, -(-h // 2), -(-w // 2), 3), 2)
+    vertical = _built(DownShiftedConvTranspose2D(4, (2, 3), 2), (None,) + small.shape[1:])
+    full = vertical(small, output_size=(h, w)).numpy()
+    for c in range(small.shape[1]):
+        rows = vertical.step_row(small[:, c], w).numpy()  # (B, 2, W, 4)
+        np.testing.assert_allclose(rows[:, :h - 2 * c], full[:, 2 * c:2 * c + 2], **TOL)
+    horizontal = _built(DownRightShiftedConvTranspose2D(4, (2, 2), 2), (None,) + small.shape[1:])
+    full = horizontal(small, output_size=(h, w)).numpy()
+    for c in range(small.shape[1]):
+        for d in range(small.shape[2]):
+            block = horizontal.step_pixel(small[:, c, d]).numpy()  # (B, 2, 2, 4)
+            want = full[:, 2 * c:2 * c + 2, 2 * d:2 * d + 2]
+            np.testing.assert_allclose(block[:, :want.shape[1], :want.shape[2]], want, **TOL)
+
+
+@pytest.mark.parametrize("conv_type, kernel, nonlinearity, aux, conditional", [
+    ("down_shifted", None, "concat_elu", 0, False), ("down_shifted", None, "concat_elu", 3, True),
+    ("down_right_shifted", None, "concat_elu", 6, True),
+    ("down_right_shifted", (2, 2), "elu", 0, False),
+    ("down_right_shifted", (1, 1), "elu", 5, True)])
+def test_gated_resnet_block_steps_equal_call(conv_type, kernel, nonlinearity, aux, conditional):
+    b, h, w = ODD
+    f, d = 4, 3
+    block = GatedResNetBlock(conv_type, kernel, conditioning_dim=d if conditional else 0,
+                             nonlinearity=nonlinearity)
+    _built(block, [(None, h, w, f), (None, h, w, aux)] if aux else (None, h, w, f))
+    x, a = _random((b, h, w, f), 3), _random((b, h, w, aux or 1), 4)
+    vector = _random((b, d), 5) if conditional else None
+    full = block([x, a] if aux else x, conditioning=vector).numpy()
+    aux_at = (lambda *index: a[(slice(None),) + index]) if aux else (lambda *index: None)
+    cache = block.step_cache(b, w, tf.float32)
+    for i in range(h):
+        if conv_type == "down_shifted":
+            cache, row = block.step_row(cache, x[:, i], aux_at(i), vector)
+            np.testing.assert_allclose(row, full[:, i], **TOL)
+            continue
+        for j in range(w):
+            cache, out = block.step_pixel(cache, i, j, x[:, i, j], aux_at(i, j), vector)
+            np.testing.assert_allclose(out, full[:, i, j], **TOL)
+
+
+@pytest.mark.parametrize("heads, conditional", [(1, False), (2, True)])
+def test_causal_attention_steps_equal_call(heads, conditional):
+    b, h, w = ODD
+    f, c, d = 4, 3, 2
+    layer = CausalAttention(4, 6, heads, conditioning_dim=d if conditional else 0)
+    _built(layer, [(None, h, w, f), (None, h, w, c)])
+    x, image = _random((b, h, w, f), 6), _random((b, h, w, c), 7)
+    vector = _random((b, d), 8) if conditional else None
+    full = layer([x, image], conditioning=vector).numpy()
+    positions = tf.reshape(position_features(h, w), [h * w, 2])
+    cache = layer.step_cache(b, h * w, tf.float32)
+    for t in range(h * w):
+        i, j = divmod(t, w)
+        out = layer.step_query(cache, t, x[:, i, j], positions[t], vector)
+        np.testing.assert_allclose(out, full[:, i, j], **TOL)
+        cache = layer.step_commit(cache, t, x[:, i, j], image[:, i, j], positions[t], vector)
+
+
+STEP_METHODS = ("step_at", "step_weights", "step_past", "step_row", "step_pixel",
+                "step_window", "step_query")
+
+
 def _stepping_classes():
     """Every layer class of the library with a one-position step."""
     found = set()
@@ -223,15 +339,16 @@ def _stepping_classes():
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if issubclass(cls, keras.layers.Layer) and cls.__module__ == module.__name__ \
-                        and any(hasattr(cls, m) for m in ("step_at", "step_weights",
-                                                          "step_past")):
+                        and any(hasattr(cls, m) for m in STEP_METHODS):
                     found.add(cls)
     return found
 
 
 def test_every_stepping_layer_is_tested_here():
     covered = {ConvResidualBlock, RowLSTM, DiagonalBiLSTM, RecurrentResidualBlock,
-               MaskedConv2D, PixelRNNNetwork, GatedPixelCNNLayer}
+               MaskedConv2D, PixelRNNNetwork, GatedPixelCNNLayer, DownShiftedConv2D,
+               DownRightShiftedConv2D, DownShiftedConvTranspose2D,
+               DownRightShiftedConvTranspose2D, GatedResNetBlock, CausalAttention}
     missing = _stepping_classes() - covered
     assert not missing, f"layers with a step but no step-equals-call test: {missing}"
     assert covered <= _stepping_classes()

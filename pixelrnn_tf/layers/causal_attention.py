@@ -12,11 +12,12 @@ from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 def position_features(height, width, dtype=tf.float32):
     """The paper's "background" (1, H, W, 2): ((i - H/2) / H, (j - W/2) / W) at (i, j), so the
     keys and queries know where a pixel is (the attention itself is permutation-invariant)."""
-    h, w = tf.cast(height, dtype), tf.cast(width, dtype)
-    rows = (tf.range(h, dtype=dtype) - h / 2) / h
-    cols = (tf.range(w, dtype=dtype) - w / 2) / w
+    # In float32, then cast: TensorFlow has no float16 Range kernel.
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    rows = (tf.range(h) - h / 2) / h
+    cols = (tf.range(w) - w / 2) / w
     grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)  # (H, W, 2)
-    return grid[None]
+    return tf.cast(grid[None], dtype)
 
 
 def causal_mask(length):
@@ -41,12 +42,19 @@ def attention_weights(queries, keys, mask):
     after it, and the sum is floored at 1: a non-empty row's sum is >= 1 anyway (its maximum
     contributes exp(0) = 1), an empty row's is 0 and its weights 0 / 1 = 0.
     """
+    logits = tf.einsum("...td,...sd->...ts", queries, keys) * _scale(queries)  # (..., T, T)
+    return masked_softmax(logits, mask)
+
+
+def _scale(queries):
     depth = queries.shape[-1]
     if depth is None:  # traced with unknown shapes (e.g. an exported signature)
-        scale = tf.math.rsqrt(tf.cast(tf.shape(queries)[-1], queries.dtype))
-    else:
-        scale = 1.0 / math.sqrt(int(depth))
-    logits = tf.einsum("...td,...sd->...ts", queries, keys) * scale  # (..., T, T)
+        return tf.math.rsqrt(tf.cast(tf.shape(queries)[-1], queries.dtype))
+    return 1.0 / math.sqrt(int(depth))
+
+
+def masked_softmax(logits, mask):
+    """The softmax of `attention_weights` over the last axis, `mask` broadcast to it."""
     allowed = tf.broadcast_to(mask, tf.shape(logits))
     lowest = tf.constant(logits.dtype.min, logits.dtype)
     row_max = tf.reduce_max(tf.where(allowed, logits, lowest), axis=-1, keepdims=True)
@@ -122,7 +130,8 @@ class CausalAttention(keras.layers.Layer):
             layer = GatedResNetBlock("down_right_shifted", kernel_size=(1, 1),
                                      dropout_rate=self.dropout_rate,
                                      conditioning_dim=self.conditioning_dim,
-                                     nonlinearity=self.nonlinearity, name=name)
+                                     nonlinearity=self.nonlinearity, name=name,
+                                     dtype=self.dtype_policy)
             layer.build(prefix + (width,))
             return layer
 
@@ -167,6 +176,45 @@ class CausalAttention(keras.layers.Layer):
         # (B, n, T, value / n)
         mixed = tf.transpose(mixed, [0, 2, 1, 3])  # (B, T, n, value / n)
         return tf.reshape(mixed, [batch, height, width, self.value_size])
+
+    # One-position steps (incremental sampling), next to `call`: keys and values of the
+    # pixels before t are kept, so position t costs O(t), not a pass over the image.
+
+    def step_cache(self, batch, length, dtype):
+        """Keys (T, B, n, key / n) and values (T, B, n, value / n) of the T = H * W pixels,
+        position first so one scatter index writes a pixel; zeros until written (never
+        read: the mask allows only earlier positions)."""
+        n = self.num_heads
+        return (tf.zeros([length, batch, n, self.key_size // n], dtype),
+                tf.zeros([length, batch, n, self.value_size // n], dtype))
+
+    def _position(self, x, position):
+        return tf.broadcast_to(tf.cast(position, x.dtype), tf.stack([tf.shape(x)[0], 2]))
+
+    def step_query(self, cache, t, x, position, conditioning=None):
+        """The output (B, value_size) at position t from x (B, F) there, `position` its (2,)
+        features (position_features at (i, j)) and the keys / values of positions < t."""
+        keys, values = cache
+        n, batch = self.num_heads, tf.shape(x)[0]
+        _, query_input = self.query_block.step_pixel(
+            (), 0, 0, tf.concat([x, self._position(x, position)], -1), conditioning=conditioning)
+        query = tf.matmul(query_input, self.query_kernel) + self.query_bias  # (B, key)
+        query = tf.reshape(query, [batch, n, self.key_size // n])
+        logits = tf.einsum("bnd,tbnd->bnt", query, keys) * _scale(query)  # (B, n, T)
+        weights = masked_softmax(logits, tf.range(tf.shape(keys)[0]) < t)  # strictly earlier
+        return tf.reshape(tf.einsum("bnt,tbnd->bnd", weights, values), [batch, self.value_size])
+
+    def step_commit(self, cache, t, x, image, position, conditioning=None):
+        """The cache with position t's key and value, once its pixel `image` (B, C) is known."""
+        n, batch = self.num_heads, tf.shape(x)[0]
+        _, content = self.key_value_block.step_pixel(
+            (), 0, 0, tf.concat([tf.cast(image, x.dtype), x, self._position(x, position)], -1),
+            conditioning=conditioning)
+        key_value = tf.matmul(content, self.key_value_kernel) + self.key_value_bias
+        new = tf.split(key_value, [self.key_size, self.value_size], axis=-1)
+        return tuple(tf.tensor_scatter_nd_update(c, tf.reshape(t, [1, 1]),
+                                                 tf.reshape(v, [1, batch, n, -1]))
+                     for c, v in zip(cache, new))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (self.value_size,)

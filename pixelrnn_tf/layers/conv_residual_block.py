@@ -34,14 +34,17 @@ class ConvResidualBlock(keras.layers.Layer):
         if self.residual and int(input_shape[-1]) != 2 * h:
             raise ValueError(f"{self.name}: a residual block needs {2 * h} input features, "
                              f"got {input_shape[-1]}.")
-        self.reduce = MaskedConv2D(h, 1, "B", g, name="reduce")
+        self.reduce = MaskedConv2D(h, 1, "B", g, name="reduce", dtype=self.dtype_policy)
         self.reduce.build(input_shape)
-        self.conv = MaskedConv2D(h, self.kernel_size, "B", g, name="conv")
+        self.conv = MaskedConv2D(h, self.kernel_size, "B", g, name="conv",
+                                 dtype=self.dtype_policy)
         self.conv.build(tuple(input_shape[:-1]) + (h,))
-        self.expand = MaskedConv2D(2 * h, 1, "B", g, name="expand")
+        self.expand = MaskedConv2D(2 * h, 1, "B", g, name="expand",
+                                   dtype=self.dtype_policy)
         self.expand.build(tuple(input_shape[:-1]) + (h,))
         if self.conditioning_features:
-            self.conditioning_conv = keras.layers.Conv2D(h, 1, name="conditioning")
+            self.conditioning_conv = keras.layers.Conv2D(h, 1, name="conditioning",
+                                                        dtype=self.dtype_policy)
             self.conditioning_conv.build((None, None, None, self.conditioning_features))
 
     def call(self, inputs, conditioning=None):

@@ -45,7 +45,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         # Both directions' four gates: 8 blocks of h, each split into colour groups.
         self.input_to_state = MaskedConv2D(
             8 * h, 1, mask_type="B", num_groups=self.num_groups, out_blocks=8,
-            name="input_to_state")
+            name="input_to_state", dtype=self.dtype_policy)
         self.input_to_state.build(input_shape)
         # Per direction, rows [0, h) weigh the state above, rows [h, 2h) the state to the left
         # (the 2 x 1 column kernel in skewed coordinates).
@@ -53,7 +53,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
             name="state_to_state_kernel", shape=(2, 2 * h, 4 * h),
             initializer="glorot_uniform")
         if self.conditioning_features:
-            self.conditioning_conv = keras.layers.Conv2D(8 * h, 1, name="conditioning")
+            self.conditioning_conv = keras.layers.Conv2D(8 * h, 1, name="conditioning",
+                                                        dtype=self.dtype_policy)
             self.conditioning_conv.build((None, None, None, self.conditioning_features))
 
     def state_to_state(self, h_prev):

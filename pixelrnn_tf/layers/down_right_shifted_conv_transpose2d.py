@@ -1,6 +1,7 @@
 """DownRightShiftedConvTranspose2D: upsampling whose output (o, p) sees inputs (<= o/s, <= p/s)."""
 
 import keras
+import tensorflow as tf
 
 from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTranspose2D
 
@@ -25,3 +26,13 @@ class DownRightShiftedConvTranspose2D(DownShiftedConvTranspose2D):
 
     def left_crop(self):
         return 0
+
+    def step_pixel(self, value):
+        """One input pixel (B, F) -> the s x s output block it alone makes (B, sh, sw,
+        filters) (kernel <= stride: no other input reaches it)."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        if kh > sh or kw > sw:
+            raise ValueError(f"{self.name}: a step needs kernel <= stride, got "
+                             f"{self.kernel_size}, {self.strides}.")
+        block = tf.einsum("bf,hwof->bhwo", value, self.kernel)  # (B, kh, kw, filters)
+        return tf.pad(block, [[0, 0], [0, sh - kh], [0, sw - kw], [0, 0]]) + self.bias

@@ -61,9 +61,57 @@ class DownShiftedConv2D(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(self.filters,),
                                     initializer=self.bias_initializer)
 
+    def pad(self, inputs):
+        """The zero padding of `call` (B, H, W, F) -> (B, H + kh - 1, W + kw - 1, F)."""
+        return tf.pad(inputs, [[0, 0]] + self.padding() + [[0, 0]])
+
     def call(self, inputs):
-        padded = tf.pad(inputs, [[0, 0]] + self.padding() + [[0, 0]])
-        return tf.nn.conv2d(padded, self.kernel, self.strides, "VALID") + self.bias
+        return tf.nn.conv2d(self.pad(inputs), self.kernel, self.strides, "VALID") + self.bias
+
+    # One-position steps (incremental sampling). Windows are in the padded coordinates of
+    # `call`: output (r, q) reads padded rows s r .. s r + kh - 1 and columns s q .. + kw - 1.
+
+    def step_window_of(self, window):
+        """The output of one (kh, kw) input window (B, kh, kw, F) -> (B, filters)."""
+        return tf.einsum("bhwf,hwfo->bo", window, self.kernel) + self.bias
+
+    def step_output(self, padded, r, q):
+        """The output (B, filters) at (r, q) of the whole padded input (`pad(inputs)`)."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        # Gathers, not slices with tensor bounds: the window keeps a static size (XLA).
+        rows = tf.gather(padded, r * sh + tf.range(kh), axis=1)
+        return self.step_window_of(tf.gather(rows, q * sw + tf.range(kw), axis=2))
+
+    def step_row(self, rows):
+        """The output row whose window rows are `rows` (B, kh, W, F), the last kh input rows
+        (zeros above the image) -> (B, ceil(W / sw), filters); the vertical stream of
+        PixelCNN++ is stepped a row at a time (its row i needs no pixel of row i)."""
+        (left, right) = self.padding()[1]
+        padded = tf.pad(rows, [[0, 0], [0, 0], [left, right], [0, 0]])
+        out = tf.nn.conv2d(padded, self.kernel, (1, self.strides[1]), "VALID")  # (B, 1, W', o)
+        return out[:, 0] + self.bias
+
+    def step_cache(self, batch, width, features, dtype):
+        """The cache of a pixel-at-a-time step: the last kh input rows, padded like `call`,
+        (kh, W + left + right, B, F) with row r in slot r mod kh (batch inside, so one
+        scatter index writes a pixel); zeros = outside the image."""
+        kh = self.kernel_size[0]
+        (left, right) = self.padding()[1]
+        return tf.zeros([kh, width + left + right, batch, features], dtype)
+
+    def step_write(self, cache, i, j, value):
+        """`cache` with the input (B, F) at (i, j) written in."""
+        slot = tf.stack([i % self.kernel_size[0], j + self.padding()[1][0]])
+        return tf.tensor_scatter_nd_update(cache, slot[None], value[None])
+
+    def step_window(self, cache, r, q):
+        """The output (B, filters) at (r, q) from the cache (its whole window must be written:
+        for the down-right-shifted kernel, up to the input at (s r, s q))."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        slots = (r * sh - kh + 1 + tf.range(kh)) % kh  # the window's rows, top first
+        rows = tf.gather(cache, slots)  # (kh, W + pad, B, F)
+        window = tf.gather(rows, q * sw + tf.range(kw), axis=1)  # (kh, kw, B, F)
+        return tf.einsum("hwbf,hwfo->bo", window, self.kernel) + self.bias
 
     def compute_output_shape(self, input_shape):
         h, w = input_shape[1], input_shape[2]

@@ -71,6 +71,26 @@ class DownShiftedConvTranspose2D(keras.layers.Layer):
         left = self.left_crop()
         return full[:, :height, left:left + width] + self.bias  # (B, H, W, filters)
 
+    def _check_steppable(self):
+        kh, sh = self.kernel_size[0], self.strides[0]
+        if kh > sh:
+            raise ValueError(f"{self.name}: a step needs kernel height <= stride (each output "
+                             f"row from one input row), got {self.kernel_size}, "
+                             f"{self.strides}.")
+
+    def step_row(self, row, width):
+        """One input row (B, w, F) -> the s output rows it alone makes (B, s, width,
+        filters) (kernel height <= stride: no other input row reaches them). The vertical
+        stream of PixelCNN++ is stepped a row at a time."""
+        self._check_steppable()
+        kh, sh = self.kernel_size[0], self.strides[0]
+        out = self.call(row[:, None], output_size=(kh, width))  # (B, kh, width, filters)
+        if kh < sh:  # rows no kernel tap reaches: the bias alone
+            fill = tf.broadcast_to(self.bias, tf.concat([tf.shape(out)[:1], [sh - kh],
+                                                         tf.shape(out)[2:]], 0))
+            out = tf.concat([out, fill], axis=1)
+        return out
+
     def compute_output_shape(self, input_shape, output_size=None):
         if output_size is None:
             output_size = tuple(None if d is None else d * s

@@ -90,11 +90,14 @@ class GatedPixelCNNLayer(keras.layers.Layer):
             self.output_mask = tf.constant(causal_mask(
                 (1, 1), self.units, self.units, self.num_groups, "B")[0, 0])
 
+    # The masks in the kernels' dtype (see MaskedConv2D.masked_kernel).
     def masked_horizontal_kernel(self):
-        return self.horizontal_kernel * self.horizontal_mask  # (1, k//2 + 1, Fh, 2h)
+        kernel = tf.convert_to_tensor(self.horizontal_kernel)
+        return kernel * tf.cast(self.horizontal_mask, kernel.dtype)  # (1, k//2 + 1, Fh, 2h)
 
     def masked_output_kernel(self):
-        return self.output_kernel * self.output_mask  # (h, h)
+        kernel = tf.convert_to_tensor(self.output_kernel)
+        return kernel * tf.cast(self.output_mask, kernel.dtype)  # (h, h)
 
     def conditioning_biases(self, conditioning):
         """Per-gate biases (B, 2h) of the vertical and horizontal stacks, or (0, 0)."""

@@ -79,9 +79,9 @@ class GatedResNetBlock(keras.layers.Layer):
         conv = CONVOLUTIONS[self.conv_type]
         prefix = tuple(x_shape[:-1])
         widen = NONLINEARITIES[self.nonlinearity][1]  # concat_elu doubles the features
-        self.conv_1 = conv(features, self.kernel_size, name="conv_1")
+        self.conv_1 = conv(features, self.kernel_size, name="conv_1", dtype=self.dtype_policy)
         self.conv_1.build(prefix + (widen * features,))
-        self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2",
+        self.conv_2 = conv(2 * features, self.kernel_size, name="conv_2", dtype=self.dtype_policy,
                            kernel_initializer=keras.initializers.VarianceScaling(
                                0.1, "fan_avg", "uniform"))
         self.conv_2.build(prefix + (widen * features,))
@@ -116,6 +116,71 @@ class GatedResNetBlock(keras.layers.Layer):
                                 self.conditioning_kernel)[:, None, None]
         a, b = tf.split(c2, 2, axis=-1)
         return x + a * tf.sigmoid(b)
+
+    # One-position steps (incremental sampling), next to `call`: a "down_shifted" block is
+    # stepped a row at a time (its row i needs rows <= i of its input only), a
+    # "down_right_shifted" one a pixel at a time. Same arguments as `call` at one row (B, W,
+    # F) or one pixel (B, F); no dropout (sampling is inference).
+
+    def _gate(self, c2, conditioning):
+        if self.conditioning_dim:
+            c2 = c2 + tf.matmul(tf.cast(conditioning, c2.dtype), self.conditioning_kernel)
+        a, b = tf.split(c2, 2, axis=-1)
+        return a * tf.sigmoid(b)
+
+    def step_cache(self, batch, width, dtype):
+        """Both convolutions' input caches: row steps keep the kh - 1 rows above (B, kh - 1,
+        W, F'), pixel steps the convolutions' pixel caches (step_cache of the conv)."""
+        widen = NONLINEARITIES[self.nonlinearity][1]
+        f_in, f_mid = widen * self.conv_1.filters, widen * self.conv_1.filters
+        if self.conv_type == "down_shifted":
+            kh = self.kernel_size[0]
+            return (tf.zeros([batch, kh - 1, width, f_in], dtype),
+                    tf.zeros([batch, kh - 1, width, f_mid], dtype))
+        if self.kernel_size == (1, 1):
+            return ()  # pointwise: nothing earlier is read
+        return (self.conv_1.step_cache(batch, width, f_in, dtype),
+                self.conv_2.step_cache(batch, width, f_mid, dtype))
+
+    def _aux(self, aux, equation):
+        if (aux is None) != (self.aux_kernel is None):
+            built = "without" if self.aux_kernel is None else "with"
+            raise ValueError(f"{self.name} was built {built} an auxiliary input: pass it the "
+                             "same way.")
+        if aux is None:
+            return 0.0
+        return tf.einsum(equation, NONLINEARITIES[self.nonlinearity][0](aux), self.aux_kernel)
+
+    def step_row(self, cache, x, aux=None, conditioning=None):
+        """(cache, x row (B, W, F)) -> (cache, output row (B, W, F)), for "down_shifted"."""
+        nonlinearity = NONLINEARITIES[self.nonlinearity][0]
+        cache_1, cache_2 = cache
+        rows_1 = tf.concat([cache_1, nonlinearity(x)[:, None]], axis=1)  # (B, kh, W, F')
+        c1 = self.conv_1.step_row(rows_1) + self._aux(aux, "bwa,af->bwf")
+        rows_2 = tf.concat([cache_2, nonlinearity(c1)[:, None]], axis=1)
+        out = x + self._gate(self.conv_2.step_row(rows_2), conditioning[:, None]
+                             if self.conditioning_dim else None)
+        return (rows_1[:, 1:], rows_2[:, 1:]), out
+
+    def step_pixel(self, cache, i, j, x, aux=None, conditioning=None):
+        """(cache, x (B, F) at (i, j)) -> (cache, output (B, F)), for "down_right_shifted"
+        (any kernel; a 1 x 1 one reads no cache)."""
+        nonlinearity = NONLINEARITIES[self.nonlinearity][0]
+        x_in = nonlinearity(x)
+        pointwise = self.kernel_size == (1, 1)
+        if pointwise:
+            c1 = tf.matmul(x_in, self.conv_1.kernel[0, 0]) + self.conv_1.bias
+        else:
+            cache_1 = self.conv_1.step_write(cache[0], i, j, x_in)
+            c1 = self.conv_1.step_window(cache_1, i, j)
+        c1 = nonlinearity(c1 + self._aux(aux, "ba,af->bf"))  # (B, F')
+        if pointwise:
+            c2 = tf.matmul(c1, self.conv_2.kernel[0, 0]) + self.conv_2.bias
+        else:
+            cache_2 = self.conv_2.step_write(cache[1], i, j, c1)
+            c2 = self.conv_2.step_window(cache_2, i, j)
+            cache = (cache_1, cache_2)
+        return cache, x + self._gate(c2, conditioning)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):

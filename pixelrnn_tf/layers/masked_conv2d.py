@@ -64,7 +64,10 @@ class MaskedConv2D(keras.layers.Layer):
                 self.in_blocks, self.out_blocks))
 
     def masked_kernel(self):
-        return self.kernel * self.mask
+        # The mask in the kernel's dtype: a float32 mask would promote an autocast (half
+        # precision) kernel back to float32. 0 and 1 are exact in every float dtype.
+        kernel = tf.convert_to_tensor(self.kernel)
+        return kernel * tf.cast(self.mask, kernel.dtype)
 
     def call(self, inputs):
         y = tf.nn.conv2d(inputs, self.masked_kernel(), strides=1, padding="SAME")
@@ -100,7 +103,7 @@ class MaskedConv2D(keras.layers.Layer):
         """Every tap but the centre, plus the bias, from the (B, kh, kw, F) input patch
         around the pixel (the first layer reads the image itself, not a cache)."""
         kernel = self.masked_kernel()
-        not_centre = np.ones(kernel.shape[:2] + (1, 1), np.float32)
+        not_centre = np.ones(kernel.shape[:2] + (1, 1), kernel.dtype.as_numpy_dtype)
         not_centre[kernel.shape[0] // 2, kernel.shape[1] // 2] = 0.0
         return tf.einsum("bhwc,hwcf->bf", patch, kernel * not_centre) + self.bias
 

@@ -40,11 +40,14 @@ class RecurrentResidualBlock(keras.layers.Layer):
             raise ValueError(f"{self.name}: a residual block needs {2 * h} input features, "
                              f"got {input_shape[-1]}.")
         if self.kind == "row_lstm":
-            self.lstm = RowLSTM(h, self.kernel_size, g, self.conditioning_features, name="lstm")
+            self.lstm = RowLSTM(h, self.kernel_size, g, self.conditioning_features, name="lstm",
+                               dtype=self.dtype_policy)
         else:
-            self.lstm = DiagonalBiLSTM(h, g, self.conditioning_features, name="lstm")
+            self.lstm = DiagonalBiLSTM(h, g, self.conditioning_features, name="lstm",
+                                      dtype=self.dtype_policy)
         self.lstm.build(input_shape)
-        self.expand = MaskedConv2D(2 * h, 1, "B", g, name="expand")
+        self.expand = MaskedConv2D(2 * h, 1, "B", g, name="expand",
+                                   dtype=self.dtype_policy)
         self.expand.build(tuple(input_shape[:-1]) + (h,))
 
     def call(self, inputs, conditioning=None):

@@ -47,7 +47,7 @@ class RowLSTM(keras.layers.Layer):
         h = self.units
         self.input_to_state = MaskedConv2D(
             4 * h, (1, self.kernel_size), mask_type="B", num_groups=self.num_groups,
-            out_blocks=4, name="input_to_state")
+            out_blocks=4, name="input_to_state", dtype=self.dtype_policy)
         self.input_to_state.build(input_shape)
         # One fused (k*h, 4h) matrix: a single matmul per row step for all four gates.
         self.state_to_state_kernel = self.add_weight(
@@ -56,7 +56,8 @@ class RowLSTM(keras.layers.Layer):
         self.initial_h = self.add_weight(name="initial_h", shape=(h,), initializer="zeros")
         self.initial_c = self.add_weight(name="initial_c", shape=(h,), initializer="zeros")
         if self.conditioning_features:
-            self.conditioning_conv = keras.layers.Conv2D(4 * h, 1, name="conditioning")
+            self.conditioning_conv = keras.layers.Conv2D(4 * h, 1, name="conditioning",
+                                                        dtype=self.dtype_policy)
             self.conditioning_conv.build((None, None, None, self.conditioning_features))
 
     def state_to_state(self, h_prev):

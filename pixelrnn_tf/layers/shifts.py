@@ -13,3 +13,13 @@ def down_shift(x):
 def right_shift(x):
     """(B, H, W, F) -> (B, H, W, F): column j takes column j - 1; column 0 is zeros."""
     return tf.pad(x[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
+
+
+def stream_input_at(above, left, inputs, i, j):
+    """down_shift(above(inputs)) + right_shift(left(inputs)) at one pixel (i, j), (B, F):
+    PixelCNN++'s first horizontal-stream features, for a step at a time. above, left:
+    DownShiftedConv2D and DownRightShiftedConv2D layers; inputs (B, H, W, F_in)."""
+    dtype = inputs.dtype
+    from_above = above.step_output(above.pad(inputs), tf.maximum(i - 1, 0), j)
+    from_left = left.step_output(left.pad(inputs), i, tf.maximum(j - 1, 0))
+    return from_above * tf.cast(i > 0, dtype) + from_left * tf.cast(j > 0, dtype)

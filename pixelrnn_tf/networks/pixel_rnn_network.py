@@ -60,16 +60,19 @@ class PixelRNNNetwork(keras.layers.Layer):
         if int(input_shape[-1]) != c:
             raise ValueError(f"{self.name} expects {c} image channels, got {input_shape[-1]}.")
         prefix = tuple(input_shape[:-1])
-        self.input_conv = MaskedConv2D(2 * h, 7, "A", g, name="input_conv")
+        self.input_conv = MaskedConv2D(2 * h, 7, "A", g, name="input_conv",
+                                       dtype=self.dtype_policy)
         self.input_conv.build(input_shape)
         self.blocks = []
         for i in range(self.num_layers):
             if self.block == "pixel_cnn":
                 blk = ConvResidualBlock(h, self.kernel_size, g, self.residual,
-                                        self.conditioning_features, name=f"block_{i}")
+                                        self.conditioning_features, name=f"block_{i}",
+                                        dtype=self.dtype_policy)
             else:
                 blk = RecurrentResidualBlock(h, self.block, self.kernel_size, g, self.residual,
-                                             self.conditioning_features, name=f"block_{i}")
+                                             self.conditioning_features, name=f"block_{i}",
+                                             dtype=self.dtype_policy)
             blk.build(prefix + (2 * h,))
             # Also an attribute of its own: tf.train.Checkpoint does not look inside the
             # Keras-tracked list, and would otherwise save these weights only through an
@@ -78,9 +81,10 @@ class PixelRNNNetwork(keras.layers.Layer):
             self.blocks.append(blk)
         skip_blocks = self.num_layers if self.skip else 1
         self.output_conv_1 = MaskedConv2D(self.output_units, 1, "B", g, in_blocks=skip_blocks,
-                                          name="output_conv_1")
+                                          name="output_conv_1", dtype=self.dtype_policy)
         self.output_conv_1.build(prefix + (2 * h * skip_blocks,))
-        self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", g, name="output_conv_2")
+        self.output_conv_2 = MaskedConv2D(c * self.num_levels, 1, "B", g, name="output_conv_2",
+                                          dtype=self.dtype_policy)
         self.output_conv_2.build(prefix + (self.output_units,))
 
     def call(self, inputs, conditioning=None):
@@ -91,7 +95,9 @@ class PixelRNNNetwork(keras.layers.Layer):
             outputs.append(x)
         top = tf.concat(outputs, axis=-1) if self.skip else x  # (B, H, W, 2h * L)
         y = self.output_conv_1(tf.nn.relu(top))
-        y = self.output_conv_2(tf.nn.relu(y))  # (B, H, W, C * levels)
+        # Logits in float32 under a mixed policy: the log-softmax, the likelihood and the
+        # sampler's draw read them.
+        y = tf.cast(self.output_conv_2(tf.nn.relu(y)), tf.float32)  # (B, H, W, C * levels)
         shape = tf.shape(inputs)
         return tf.reshape(y, [shape[0], shape[1], shape[2], self.num_channels, self.num_levels])
 
@@ -134,7 +140,7 @@ class PixelRNNNetwork(keras.layers.Layer):
         top = tf.concat(outputs, -1) if self.skip else x
         y = self.output_conv_2.step_dense(tf.nn.relu(
             self.output_conv_1.step_dense(tf.nn.relu(top))))
-        return tf.reshape(y, [-1, self.num_channels, self.num_levels]), values
+        return tf.reshape(tf.cast(y, tf.float32), [-1, self.num_channels, self.num_levels]), values
 
     def step_commit(self, caches, grid, i, j, values):
         """Write each block's values at (i, j) into its caches."""

@@ -18,10 +18,11 @@ class Upsampler(keras.layers.Layer):
         self.width = int(width)
 
     def build(self, input_shape):
-        self.conv = keras.layers.Conv2D(self.features, 3, padding="same", name="conv")
+        self.conv = keras.layers.Conv2D(self.features, 3, padding="same", name="conv",
+                                        dtype=self.dtype_policy)
         self.conv.build(input_shape)
         self.deconv = keras.layers.Conv2DTranspose(self.features, 3, strides=2, padding="same",
-                                                   name="deconv")
+                                                   name="deconv", dtype=self.dtype_policy)
         self.deconv.build(tuple(input_shape[:-1]) + (self.features,))
 
     def call(self, small):

@@ -14,11 +14,16 @@ DEFAULT_MODEL_CONFIG = dict(num_layers=5, units=32, output_units=128)
 DEFAULT_DATASET = "digits"
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
+# Keras dtype policies of a run ("none": float32). The variables, the logits and the
+# likelihood stay float32 under every one (README "Mixed precision").
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
 # Changing these makes a workdir's checkpoint meaningless; the rest (steps, eval cadence,
 # strategy) may change between resumed runs.
+# mixed_precision too: mixed_float16 wraps the optimizer (and its checkpointed state) in a
+# LossScaleOptimizer.
 IDENTITY_FIELDS = ("model", "model_config", "dataset", "image_size", "optimizer", "seed",
-                   "batch_size", "ema_decay")
+                   "batch_size", "ema_decay", "mixed_precision")
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -45,6 +50,7 @@ class TrainConfig:
     eval_every: int = 0
     checkpoint_every: int = 200
     jit_compile: bool = False
+    mixed_precision: str = "none"
     num_samples: int = 16
     log_every: int = 20
     max_eval_examples: int = None
@@ -135,6 +141,9 @@ def validate(config):
         raise ValueError(f"Unknown strategy {config.strategy!r}; valid: {', '.join(STRATEGIES)}.")
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {config.optimizer!r}; valid: {', '.join(OPTIMIZERS)}.")
+    if config.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(f"Unknown mixed_precision {config.mixed_precision!r}; valid: "
+                         f"{', '.join(MIXED_PRECISION)}.")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Unknown lr_schedule {config.lr_schedule!r}; valid: "
                          f"{', '.join(LR_SCHEDULES)}.")

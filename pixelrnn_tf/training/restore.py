@@ -11,9 +11,14 @@ from pixelrnn_tf.training import checkpoints as checkpoints_lib, workdir as work
 from pixelrnn_tf.training.weight_average import WeightAverage
 
 
+def dtype_policy(config):
+    """The Keras dtype policy of a run's model (--mixed_precision)."""
+    return "float32" if config.mixed_precision == "none" else config.mixed_precision
+
+
 def build_model(config):
     keras.utils.set_random_seed(config.seed)
-    return registry.build(config.model, **config.model_config)
+    return registry.build(config.model, dtype=dtype_policy(config), **config.model_config)
 
 
 def restore_model(workdir):

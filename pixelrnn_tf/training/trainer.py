@@ -7,6 +7,7 @@ import math
 import os
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -39,6 +40,10 @@ class Trainer:
             self.model = build_model(config)
             self.learning_rate = learning_rate(config, num_steps or config.steps)
             self.optimizer = make_optimizer(config.optimizer, self.learning_rate)
+            if config.mixed_precision == "mixed_float16":
+                # float16 gradients underflow below 6e-8: the step scales the loss up and the
+                # optimizer unscales the gradients (and skips a step whose are not finite).
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.weight_average = (WeightAverage(self.model.trainable_variables,
@@ -126,7 +131,8 @@ class Trainer:
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
                 loss = tf.reduce_sum(-log_p) / (batch * num_dims)
-            grads = tape.gradient(loss, model.trainable_variables)
+                scaled_loss = optimizer.scale_loss(loss)  # times the loss scale, if any
+            grads = tape.gradient(scaled_loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             if average is not None:
                 average.update(optimizer.iterations)
