@@ -131,16 +131,15 @@ class GatedResNetBlock(keras.layers.Layer):
     def step_cache(self, batch, width, dtype):
         """Both convolutions' input caches: row steps keep the kh - 1 rows above (B, kh - 1,
         W, F'), pixel steps the convolutions' pixel caches (step_cache of the conv)."""
-        widen = NONLINEARITIES[self.nonlinearity][1]
-        f_in, f_mid = widen * self.conv_1.filters, widen * self.conv_1.filters
+        # Both convolutions read nonlinearity(F features): x, and conv_1's output.
+        f_in = NONLINEARITIES[self.nonlinearity][1] * self.conv_1.filters
         if self.conv_type == "down_shifted":
-            kh = self.kernel_size[0]
-            return (tf.zeros([batch, kh - 1, width, f_in], dtype),
-                    tf.zeros([batch, kh - 1, width, f_mid], dtype))
+            rows = tf.zeros([batch, self.kernel_size[0] - 1, width, f_in], dtype)
+            return rows, rows
         if self.kernel_size == (1, 1):
             return ()  # pointwise: nothing earlier is read
         return (self.conv_1.step_cache(batch, width, f_in, dtype),
-                self.conv_2.step_cache(batch, width, f_mid, dtype))
+                self.conv_2.step_cache(batch, width, f_in, dtype))
 
     def _aux(self, aux, equation):
         if (aux is None) != (self.aux_kernel is None):
