@@ -101,13 +101,7 @@ def export(model, export_base, metadata=None, version=None):
     if os.path.exists(final):
         raise FileExistsError(f"Version {final} already exists; refusing to overwrite it. "
                               "Omit --version to write the next free number.")
-    if not model.variables:  # build it, or the signatures would create variables
-        cond = None
-        if model.num_classes:
-            cond = tf.zeros([1], tf.int32)
-        elif model.conditioning_dim:
-            cond = tf.zeros([1, model.conditioning_dim])
-        model(tf.zeros((1,) + tuple(model.image_shape), tf.int32), cond)
+    model.build_by_calling()  # or the signatures would create variables
     model = float32_copy(model)
     tmp = os.path.join(export_base, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

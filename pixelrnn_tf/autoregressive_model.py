@@ -138,6 +138,20 @@ class AutoregressiveModel(keras.Model):
     def validate(self, images):
         return likelihood.validate_images(images, self.image_shape, self.num_levels)
 
+    def zero_conditioning(self, batch=1):
+        """Placeholder conditioning for `batch` images (label 0, or zero vectors), or None for
+        an unconditional model: for building or tracing a model on dummy input."""
+        if self.num_classes:
+            return tf.zeros([batch], tf.int32)
+        if self.conditioning_dim:
+            return tf.zeros([batch, self.conditioning_dim])
+        return None
+
+    def build_by_calling(self):
+        """Create the weights of a model that makes them on its first call (one dummy image)."""
+        if not self.variables:
+            self(tf.zeros((1,) + tuple(self.image_shape), tf.int32), self.zero_conditioning())
+
     def check_conditioning(self, conditioning):
         """The conditioning as a tensor (int32 labels or float vectors), or None for an
         unconditional model. Errors name the problem."""

@@ -65,11 +65,7 @@ def forward_flops(model):
     of the logistic-mixture models, the logits of the others; the recurrent networks (loops
     over rows / diagonals) counted per layer by bench_train.count_macs."""
     spec = tf.TensorSpec((1,) + tuple(model.image_shape), tf.int32)
-    conditioning = None
-    if model.num_classes:
-        conditioning = tf.zeros([1], tf.int32)
-    elif model.conditioning_dim:
-        conditioning = tf.zeros([1, model.conditioning_dim])
+    conditioning = model.zero_conditioning()
     if hasattr(model, "mixture_parameters"):
         def forward(images):
             return model.mixture_parameters(model.scale(images), conditioning)

@@ -62,13 +62,7 @@ def restore_saved_model(version_dir):
         meta = json.load(f)
     config = {k: v for k, v in meta["config"].items() if k != "name"}
     model = registry.build(meta["model"], **config)
-    if not model.variables:  # models that create their weights on the first call
-        cond = None
-        if model.num_classes:
-            cond = tf.zeros([1], tf.int32)
-        elif model.conditioning_dim:
-            cond = tf.zeros([1, model.conditioning_dim])
-        model(tf.zeros((1,) + tuple(model.image_shape), tf.int32), cond)
+    model.build_by_calling()
     if len(model.variables) != meta.get("num_variables", len(model.variables)):
         raise ValueError(f"{version_dir} holds {meta['num_variables']} variables, the rebuilt "
                          f"{meta['model']} has {len(model.variables)}.")
