@@ -41,12 +41,13 @@ def _randomize(layer, seed=0):
         v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
 
 
-def step_through(layer, x, conditioning=None, grid_class=Grid):
+def step_through(layer, x, conditioning=None, grid_class=Grid, rows=None):
     """Walk `layer`'s one-position step over every pixel in raster order, feeding x there;
     the outputs (B, H, W, F'). The protocol of the blocks and LSTM layers: step_cache,
-    step_begin_row, step_conditioning, step_past, step_at, then position_cache.commit."""
+    step_begin_row, step_conditioning, step_past, step_at, then position_cache.commit.
+    rows: the caches keep this many rows (a ring; default all)."""
     b, h, w, _ = x.shape
-    grid = grid_class(h, w)
+    grid = grid_class(h, w, rows)
     cache = layer.step_cache(grid, b, tf.float32)
     bias = None if conditioning is None else layer.step_conditioning(conditioning)
     rows = []
@@ -58,7 +59,7 @@ def step_through(layer, x, conditioning=None, grid_class=Grid):
             p = tf.constant(i * w + j)
             past = layer.step_past(cache, grid, p, None if bias is None else bias[:, i, j])
             y, values = layer.step_at(past, x[:, i, j])
-            cache = commit(cache, p, values)
+            cache = commit(cache, grid.slot(i, j), values)
             row.append(y)
         rows.append(tf.stack(row, 1))
     return tf.stack(rows, 1).numpy()
@@ -99,6 +100,20 @@ def test_block_step_equals_call(make, features, conditional):
         if conditional else None
     expected = (layer(x, cond) if conditional else layer(x)).numpy()
     np.testing.assert_allclose(step_through(layer, x, cond), expected, **TOL)
+    # The sampler's ring of rows: the fewest the layer's tables accept (every block reads
+    # fewer rows up than SHAPE has) gives the same outputs; one row fewer is refused.
+    rows = 1 + next(r for r in range(h) if _reads_at_most(layer, x, cond, r))
+    np.testing.assert_allclose(step_through(layer, x, cond, rows=rows), expected, **TOL)
+    assert rows < h
+
+
+def _reads_at_most(layer, x, cond, rows_up):
+    try:
+        step_through(layer, x, cond, rows=rows_up + 1)
+        return True
+    except ValueError as e:
+        assert "rows up" in str(e)
+        return False
 
 
 def test_the_step_test_catches_a_cache_off_by_one():
@@ -170,7 +185,8 @@ def test_network_step_equals_call(block, channels, conditional):
     cond = tf.constant(rng.normal(size=(b, h, w, COND)).astype(np.float32)) \
         if conditional else None
     expected = net(x, cond).numpy()  # (B, H, W, C, L)
-    grid = Grid(h, w)
+    grid = Grid(h, w, net.step_rows())  # the sampler's ring of rows
+    assert grid.rows < h
     caches = net.step_cache(grid, b, tf.float32)
     biases = None if cond is None else net.step_conditioning(cond)
     k = net.INPUT_KERNEL // 2

@@ -103,8 +103,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
         zeros = tf.zeros([batch, self.units], zr.dtype)
 
         def body(j, h_next, c_next, hr):
-            slot = row * grid.w + j
-            above_slot = tf.where(row > 0, slot - grid.w, grid.zero)
+            slot = grid.slot(row, j)
+            # Row i - 2 is still in a 2-row ring: row i is not written yet.
+            above_slot = tf.where(row > 0, grid.slot(row - 1, j), grid.zero)
             pre = zr.read(slot) + tf.matmul(tf.concat([hr.read(above_slot), h_next], -1), kss)
             h, c = lstm_gates(pre, c_next)
             return j - 1, h, c, hr.write(slot, h)
@@ -119,7 +120,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def step_past(self, cache, grid, p, conditioning=None):
         hl, cl, _, hr = cache
-        up = grid.table([(-1, 0)])[p][0]
+        up = grid.table([(-1, 0)])[p][0]  # the zero slot in row 0
         left = grid.table([(0, -1)])[p][0]
         z_ss = tf.matmul(tf.concat([hl.read(up), hl.read(left)], -1),
                          self.state_to_state_kernel[0])  # (B, 4h)
@@ -127,8 +128,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         if conditioning is not None:
             bias = bias + conditioning
         # The right-to-left map of row i - 1, computed in step_begin_row, shifted down.
-        above = tf.where(p >= grid.w, p - grid.w, grid.zero)
-        return z_ss, bias, cl.read(left), hr.read(above)
+        return z_ss, bias, cl.read(left), hr.read(up)
 
     def step_at(self, past, x):
         """The layer's output (B, h) at the pixel from its input x (B, F) there, and the

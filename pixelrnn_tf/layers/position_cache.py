@@ -1,8 +1,11 @@
 """Per-position caches for the layers' one-position steps (incremental sampling).
 
 A layer's step at pixel (i, j) reads what the layer computed at earlier positions from a
-cache: a TensorArray of (B, F) vectors with one slot per pixel (slot i * W + j), written once
-when the pixel is final, plus two special slots (always-zero, and a learned initial state).
+cache: a TensorArray of (B, F) vectors with one slot per pixel of the last `rows` rows (slot
+(i mod rows) * W + j, so a ring: row i overwrites row i - rows), written when the pixel is
+final, plus two special slots (always-zero, and a learned initial state). A ring of 2 rows
+holds what a step that reads one row up needs, at 2 / H of the memory of a slot per pixel
+(the Diagonal BiLSTM at the CIFAR-10 size and batch 256 needed 11 GB with one per pixel).
 `Grid` does the slot arithmetic; each layer builds its own index tables from it, so a layer's
 weight layout and its cache layout are known in its own file only.
 """
@@ -12,25 +15,40 @@ import tensorflow as tf
 
 
 class Grid:
-    """The (height, width) grid a network is stepped on, and its cache slots."""
+    """The (height, width) grid a network is stepped on, and its cache slots.
 
-    def __init__(self, height, width):
+    rows: the rows the caches keep (default: all). A step may read `rows - 1` rows up: the
+    tables refuse offsets further up, so a ring too short fails loudly, not by reading a
+    row that was overwritten.
+    """
+
+    def __init__(self, height, width, rows=None):
         self.h, self.w = int(height), int(width)
-        self.zero = self.h * self.w  # always zeros: outside the image / not a dependency
-        self.init = self.h * self.w + 1  # a learned initial state (Row LSTM), else zeros
-        self.size = self.h * self.w + 2
+        self.rows = self.h if rows is None else max(1, min(int(rows), self.h))
+        n = self.rows * self.w
+        self.zero = n  # always zeros: outside the image / not a dependency
+        self.init = n + 1  # a learned initial state (Row LSTM), else zeros
+        self.size = n + 2
+
+    def slot(self, i, j):
+        """The cache slot of pixel (i, j) (ints or int tensors)."""
+        return (i % self.rows) * self.w + j
 
     def table(self, offsets, outside=None):
         """(H*W, len(offsets)) slot of position p + offset, or `outside` (default: the zero
         slot) for an offset into the row above the image."""
         outside = self.zero if outside is None else outside
+        too_far = [di for di, _ in offsets if -di >= self.rows] if self.rows < self.h else []
+        if too_far:
+            raise ValueError(f"A step reads {-min(too_far)} rows up, but the caches keep "
+                             f"{self.rows} rows: build the Grid with rows > {-min(too_far)}.")
         t = np.full((self.h * self.w, len(offsets)), self.zero, np.int32)
         for i in range(self.h):
             for j in range(self.w):
                 for n, (di, dj) in enumerate(offsets):
                     a, b = i + di, j + dj
                     if 0 <= b < self.w and 0 <= a < self.h:
-                        t[i * self.w + j, n] = a * self.w + b
+                        t[i * self.w + j, n] = self.slot(a, b)
                     elif a == -1 and 0 <= b < self.w:
                         t[i * self.w + j, n] = outside
         return tf.constant(t)

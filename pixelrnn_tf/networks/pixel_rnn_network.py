@@ -106,6 +106,12 @@ class PixelRNNNetwork(keras.layers.Layer):
     # tests/test_steps.py and, through the samplers, against the naive sampler.
     INPUT_KERNEL = 7  # the first layer reads a 7 x 7 patch of the (padded) image
 
+    def step_rows(self):
+        """Rows the step caches must keep (`Grid(rows=...)`): the current one and those the
+        blocks read up (k // 2 for the k x k PixelCNN convolution, one for the LSTMs, whose
+        state-to-state reads the row above). Grid.table refuses a ring too short."""
+        return 1 + (self.kernel_size // 2 if self.block == "pixel_cnn" else 1)
+
     def step_cache(self, grid, batch, dtype):
         return [blk.step_cache(grid, batch, dtype) for blk in self.blocks]
 
@@ -144,7 +150,7 @@ class PixelRNNNetwork(keras.layers.Layer):
 
     def step_commit(self, caches, grid, i, j, values):
         """Write each block's values at (i, j) into its caches."""
-        slot = i * grid.w + j
+        slot = grid.slot(i, j)
         return [commit(c, slot, v) for c, v in zip(caches, values)]
 
     def compute_output_shape(self, input_shape):

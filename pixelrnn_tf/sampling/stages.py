@@ -51,7 +51,7 @@ class NetworkStage:
         h, w, _ = image_shape
         self.network, self.scale, self.stride = network, scale, stride
         self.conditioning_map = conditioning_map
-        self.grid = Grid(-(-h // stride), -(-w // stride))
+        self.grid = Grid(-(-h // stride), -(-w // stride), network.step_rows())
         self.pixels = raster_pixels(h, w, stride)
         self.pad = network.INPUT_KERNEL // 2
 
