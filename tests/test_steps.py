@@ -189,6 +189,7 @@ def test_network_step_equals_call(block, channels, conditional):
     assert grid.rows < h
     caches = net.step_cache(grid, b, tf.float32)
     biases = None if cond is None else net.step_conditioning(cond)
+    weights = net.step_group_weights()
     k = net.INPUT_KERNEL // 2
     padded = tf.pad(x, [[0, 0], [k, k], [k, k], [0, 0]])
     for i in range(h):
@@ -198,6 +199,17 @@ def test_network_step_equals_call(block, channels, conditional):
             past = net.step_past(caches, grid, padded, tf.constant(i), tf.constant(j), biases)
             logits, values = net.step_at(past, x[:, i, j])
             np.testing.assert_allclose(logits, expected[:, i, j], **TOL)
+            # A channel at a time, as the sampler draws, with the channels not drawn yet
+            # holding noise: channel g's logits must not read them.
+            carry = ()
+            for g in range(channels):
+                noisy = tf.concat([x[:, i, j, :g], tf.constant(
+                    rng.uniform(-1, 1, (b, channels - g)).astype(np.float32))], -1)
+                channel_logits, carry = net.step_channel(past, weights, noisy, g, carry)
+                np.testing.assert_allclose(channel_logits, expected[:, i, j, g], **TOL)
+            for got, want in zip(tf.nest.flatten(net.step_values(carry)),
+                                 tf.nest.flatten(values)):
+                np.testing.assert_allclose(got, want, **TOL)
             caches = net.step_commit(caches, grid, tf.constant(i), tf.constant(j), values)
 
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.masking import join_groups, step_all_groups, take_group
 from pixelrnn_tf.layers.position_cache import past_taps
 
 
@@ -78,9 +79,31 @@ class ConvResidualBlock(keras.layers.Layer):
     def step_at(self, past, x):
         """The block's output (B, 2h) at the pixel from its input x (B, 2h) there, and the
         values to cache at the pixel."""
-        r = tf.nn.relu(self.reduce.step_dense(tf.nn.relu(x)))  # (B, h): what the conv reads
-        y = self.expand.step_dense(tf.nn.relu(past + self.conv.step_centre(r)))
-        return (x + y if self.residual else y), [r]
+        return step_all_groups(self, past, x, self.reduce.input_groups(),
+                               self.expand.output_groups())
+
+    # A colour group at a time (the sampler's per-channel steps; see masking.py).
+    def step_group_weights(self):
+        return [self.reduce.step_group_weights(), self.conv.step_group_weights(),
+                self.expand.step_group_weights()]
+
+    def step_group(self, past, weights, x, g, carry):
+        """Group g's piece of the block's output at the pixel from the input's pieces
+        x[:g + 1] and `carry`, what groups < g left here (() at g = 0): (piece, carry)."""
+        w_reduce, w_conv, w_expand = weights
+        reduced, mids = carry or ([], [])
+        r = tf.nn.relu(self.reduce.step_group(w_reduce, [tf.nn.relu(p) for p in x[:g + 1]],
+                                              g))  # what the conv reads
+        reduced = reduced + [r]
+        mid = tf.nn.relu(take_group(past, self.conv.output_groups()[g])
+                         + self.conv.step_group(w_conv, reduced, g, bias=False))
+        mids = mids + [mid]
+        y = self.expand.step_group(w_expand, mids, g)
+        return (x[g] + y if self.residual else y), (reduced, mids)
+
+    def step_values(self, carry, x):
+        """The values to cache at the pixel once every group is done."""
+        return [join_groups(carry[0], self.conv.input_groups())]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.units,)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.masking import group_index, join_groups, step_all_groups, take_group
 from pixelrnn_tf.layers.row_lstm import lstm_gates
 from pixelrnn_tf.layers.skew import SkewIndex, skew_columns, unskew_columns
 
@@ -133,11 +134,32 @@ class DiagonalBiLSTM(keras.layers.Layer):
     def step_at(self, past, x):
         """The layer's output (B, h) at the pixel from its input x (B, F) there, and the
         values to cache at the pixel."""
+        return step_all_groups(self, past, x, self.input_to_state.input_groups(),
+                               group_index(self.units, self.num_groups))
+
+    # A colour group at a time (the sampler's per-channel steps; see masking.py).
+    def step_group_weights(self):
+        return self.input_to_state.step_group_weights()
+
+    def step_group(self, past, weights, x, g, carry):
+        """Group g's piece of the output from the input's pieces x[:g + 1] and `carry`
+        (groups < g at this pixel; () at g = 0): (piece, carry)."""
         z_ss, bias, c_left, h_right = past
-        u = self.units
-        z = self.input_to_state.step_centre(x) + bias  # (B, 8h)
-        h, c = lstm_gates(z[:, :4 * u] + z_ss, c_left)
-        return h + h_right, [h, c, z[:, 4 * u:]]
+        hs, cs, zrs = carry or ([], [], [])
+        units = group_index(self.units, self.num_groups)[g]
+        gates = group_index(4 * self.units, self.num_groups, 4)[g]
+        # Group g's piece of the 8 gate blocks: left-to-right [o, f, i, g], then right-to-left.
+        z = (take_group(bias, self.input_to_state.output_groups()[g])
+             + self.input_to_state.step_group(weights, x, g, bias=False))  # (B, 8|g|)
+        n = 4 * len(units)
+        h, c = lstm_gates(z[:, :n] + take_group(z_ss, gates), take_group(c_left, units))
+        return h + take_group(h_right, units), (hs + [h], cs + [c], zrs + [z[:, n:]])
+
+    def step_values(self, carry, x):
+        hs, cs, zrs = carry
+        units = group_index(self.units, self.num_groups)
+        return [join_groups(hs, units), join_groups(cs, units),
+                join_groups(zrs, group_index(4 * self.units, self.num_groups, 4))]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

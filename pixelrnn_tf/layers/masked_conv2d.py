@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pixelrnn_tf.layers.masking import causal_mask
+from pixelrnn_tf.layers.masking import causal_mask, group_index, take_group
 from pixelrnn_tf.layers.position_cache import past_taps
 
 
@@ -98,6 +98,39 @@ class MaskedConv2D(keras.layers.Layer):
         past = cache.gather(index)  # (taps, B, F)
         k = tf.stack([kernel[ch + di, cw + dj] for di, dj in taps])  # (taps, F, filters)
         return tf.einsum("tbf,tfg->bg", past, k) + self.bias
+
+    def input_groups(self):
+        """group_index of the layer's input features."""
+        return group_index(self.kernel.shape[-2], self.num_groups, self.in_blocks)
+
+    def output_groups(self):
+        """group_index of the layer's output features."""
+        return group_index(self.filters, self.num_groups, self.out_blocks)
+
+    def step_group_weights(self):
+        """Per output group g: the centre tap from the input groups g sees (mask B: <= g,
+        A: < g; their pieces concatenated in group order) to group g (None if it sees
+        none), and g's bias piece. Compute once per sampling run, outside the loop."""
+        kernel = self.masked_kernel()
+        centre = kernel[kernel.shape[0] // 2, kernel.shape[1] // 2]  # (F, filters)
+        ins, outs = self.input_groups(), self.output_groups()
+        weights = []
+        for g, out in enumerate(outs):
+            seen = g + 1 if self.mask_type == "B" else g
+            k = (tf.gather(tf.gather(centre, np.concatenate(ins[:seen]), axis=0), out, axis=1)
+                 if seen else None)
+            weights.append((k, take_group(self.bias, out) if self.use_bias else None))
+        return weights
+
+    def step_group(self, weights, pieces, g, bias=True):
+        """Output group g's centre tap at one position from the input's group pieces
+        (`pieces[k]` for every group k that g sees, at least), plus its bias if `bias`:
+        (B, |group g|), or 0.0 when there is nothing to add (mask A, group 0, no bias)."""
+        k, b = weights[g]
+        seen = g + 1 if self.mask_type == "B" else g
+        y = 0.0 if k is None else tf.matmul(
+            pieces[0] if seen == 1 else tf.concat(pieces[:seen], -1), k)
+        return y + b if bias and b is not None else y
 
     def step_past_from_patch(self, patch):
         """Every tap but the centre, plus the bias, from the (B, kh, kw, F) input patch

@@ -8,6 +8,7 @@ the same group as unit `u` of the hidden state.
 """
 
 import numpy as np
+import tensorflow as tf
 
 
 def channel_groups(num_features, num_groups, num_blocks=1):
@@ -50,3 +51,48 @@ def causal_mask(kernel_size, in_features, out_features, num_groups, mask_type,
     centre = gin < gout if mask_type == "A" else gin <= gout
     mask[ch, cw] = centre.astype(np.float32)
     return mask
+
+
+# -- Colour groups at one position (the samplers' per-channel steps). A channel's
+# conditional reads, at every layer, only the groups up to its own at the current pixel, so a
+# step that computes one group per channel does each layer's current-pixel work once per
+# pixel, not once per channel. A group's "piece" of a (..., F) tensor is its features in
+# ascending order (for blocks: block-major, e.g. [o, f, i, g] of the group's units).
+
+def group_index(num_features, num_groups, num_blocks=1):
+    """Per group, the int32 indices of its features."""
+    groups = channel_groups(num_features, num_groups, num_blocks)
+    return [np.flatnonzero(groups == g).astype(np.int32) for g in range(num_groups)]
+
+
+def take_group(x, index):
+    """The piece (..., len(index)) of x (..., F) at `index` (an entry of group_index)."""
+    if len(index) == x.shape[-1]:
+        return x
+    a, b = int(index[0]), int(index[-1]) + 1
+    if b - a == len(index):  # contiguous: a slice
+        return x[..., a:b]
+    return tf.gather(x, index, axis=-1)
+
+
+def join_groups(pieces, indices):
+    """The (..., F) tensor whose group pieces are `pieces` (the inverse of take_group)."""
+    order = np.concatenate(indices[:len(pieces)])
+    y = pieces[0] if len(pieces) == 1 else tf.concat(pieces, -1)
+    if (order == np.arange(len(order))).all():
+        return y
+    return tf.gather(y, np.argsort(order).astype(np.int32), axis=-1)
+
+
+def step_all_groups(layer, past, x, in_index, out_index):
+    """A block's `step_at` from its per-group step: every group of the input x (B, F) at
+    once. Returns (output (B, F'), values to cache). The layer has step_group_weights(),
+    step_group(past, weights, pieces, g, carry) -> (piece, carry) and step_values(carry,
+    pieces)."""
+    weights = layer.step_group_weights()
+    pieces = [take_group(x, index) for index in in_index]
+    carry, outputs = (), []
+    for g in range(len(in_index)):
+        y, carry = layer.step_group(past, weights, pieces, g, carry)
+        outputs.append(y)
+    return join_groups(outputs, out_index), layer.step_values(carry, pieces)

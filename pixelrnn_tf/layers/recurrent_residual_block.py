@@ -4,6 +4,7 @@ import keras
 
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.masking import step_all_groups
 from pixelrnn_tf.layers.row_lstm import RowLSTM
 
 RECURRENT_KINDS = ("row_lstm", "diagonal_bilstm")
@@ -68,9 +69,23 @@ class RecurrentResidualBlock(keras.layers.Layer):
         return self.lstm.step_past(cache, grid, p, conditioning)
 
     def step_at(self, past, x):
-        h, values = self.lstm.step_at(past, x)
-        y = self.expand.step_dense(h)  # (B, 2h)
-        return (x + y if self.residual else y), values
+        return step_all_groups(self, past, x, self.lstm.input_to_state.input_groups(),
+                               self.expand.output_groups())
+
+    # A colour group at a time (the sampler's per-channel steps; see masking.py).
+    def step_group_weights(self):
+        return [self.lstm.step_group_weights(), self.expand.step_group_weights()]
+
+    def step_group(self, past, weights, x, g, carry):
+        w_lstm, w_expand = weights
+        lstm_carry, hs = carry or ((), [])
+        h, lstm_carry = self.lstm.step_group(past, w_lstm, x, g, lstm_carry)
+        hs = hs + [h]
+        y = self.expand.step_group(w_expand, hs, g)  # (B, |group g| of 2h)
+        return (x[g] + y if self.residual else y), (lstm_carry, hs)
+
+    def step_values(self, carry, x):
+        return self.lstm.step_values(carry[0], x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.units,)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.masking import group_index, join_groups, step_all_groups, take_group
 
 
 def lstm_gates(z, c_prev):
@@ -129,9 +130,27 @@ class RowLSTM(keras.layers.Layer):
     def step_at(self, past, x):
         """The hidden state (B, h) at the pixel from the layer's input x (B, F) there, and
         the values to cache at the pixel."""
+        return step_all_groups(self, past, x, self.input_to_state.input_groups(),
+                               group_index(self.units, self.num_groups))
+
+    # A colour group at a time (the sampler's per-channel steps; see masking.py).
+    def step_group_weights(self):
+        return self.input_to_state.step_group_weights()
+
+    def step_group(self, past, weights, x, g, carry):
+        """Group g's piece of the hidden state from the input's pieces x[:g + 1] and
+        `carry` (groups < g at this pixel; () at g = 0): (piece, carry)."""
         z, c_prev = past
-        h, c = lstm_gates(z + self.input_to_state.step_centre(x), c_prev)
-        return h, [x, h, c]
+        hs, cs = carry or ([], [])
+        z = (take_group(z, self.input_to_state.output_groups()[g])
+             + self.input_to_state.step_group(weights, x, g, bias=False))  # (B, 4|g|)
+        h, c = lstm_gates(z, take_group(c_prev, group_index(self.units, self.num_groups)[g]))
+        return h, (hs + [h], cs + [c])
+
+    def step_values(self, carry, x):
+        units = group_index(self.units, self.num_groups)
+        return [join_groups(x, self.input_to_state.input_groups()),
+                join_groups(carry[0], units), join_groups(carry[1], units)]
 
     # Keras 3 matches the arguments of compute_output_shape to call()'s by a `_shape` suffix:
     # `inputs_shape`, not `input_shape`, or the symbolic call (keras.Input) fails.

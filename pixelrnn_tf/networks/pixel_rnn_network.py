@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from pixelrnn_tf.layers.conv_residual_block import ConvResidualBlock
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.masking import take_group
 from pixelrnn_tf.layers.position_cache import commit
 from pixelrnn_tf.layers.recurrent_residual_block import RecurrentResidualBlock
 
@@ -137,16 +138,48 @@ class PixelRNNNetwork(keras.layers.Layer):
     def step_at(self, past, pixel):
         """Logits (B, C, L) at the position given its (scaled) pixel (B, C), and per block the
         values to cache there. Channel c's logits do not read channels >= c of `pixel`."""
-        x = past[0] + self.input_conv.step_centre(pixel)  # (B, 2h)
-        outputs, values = [], []
-        for blk, blk_past in zip(self.blocks, past[1:]):
-            x, vals = blk.step_at(blk_past, x)
-            outputs.append(x)
-            values.append(vals)
-        top = tf.concat(outputs, -1) if self.skip else x
-        y = self.output_conv_2.step_dense(tf.nn.relu(
-            self.output_conv_1.step_dense(tf.nn.relu(top))))
-        return tf.reshape(tf.cast(y, tf.float32), [-1, self.num_channels, self.num_levels]), values
+        weights, carry, logits = self.step_group_weights(), (), []
+        for g in range(self.num_channels):
+            channel_logits, carry = self.step_channel(past, weights, pixel, g, carry)
+            logits.append(channel_logits)
+        return tf.stack(logits, 1), self.step_values(carry)
+
+    # A channel at a time, which is how a sampler draws: channel g's logits need, at every
+    # layer, only colour group g at the current pixel (groups < g were computed for the
+    # earlier channels), so the current pixel's work is done once per pixel, not C times.
+    def step_group_weights(self):
+        """Every layer's per-group centre weights: compute once, outside the sampling loop."""
+        return ([self.input_conv.step_group_weights()]
+                + [blk.step_group_weights() for blk in self.blocks]
+                + [self.output_conv_1.step_group_weights(),
+                   self.output_conv_2.step_group_weights()])
+
+    def step_channel(self, past, weights, pixel, g, carry):
+        """Logits (B, L) of channel g at the position from its (scaled) pixel (B, C) (only
+        channels < g are read) and `carry`, what channels < g computed here (() at g = 0).
+        Returns (logits, carry)."""
+        n = self.num_layers
+        outs, blk_carry, tops, mids = carry or ([[] for _ in range(n + 1)], [()] * n, [], [])
+        outs, blk_carry = [list(o) for o in outs], list(blk_carry)
+        channels = [pixel[:, k:k + 1] for k in range(self.num_channels)]
+        x = (take_group(past[0], self.input_conv.output_groups()[g])
+             + self.input_conv.step_group(weights[0], channels, g, bias=False))  # (B, |g|)
+        outs[0].append(x)
+        for layer, blk in enumerate(self.blocks):
+            y, blk_carry[layer] = blk.step_group(past[layer + 1], weights[layer + 1],
+                                                 outs[layer], g, blk_carry[layer])
+            outs[layer + 1].append(y)
+        # Group g of the skip concatenation: every block's group g, block-major.
+        top = tf.concat([o[g] for o in outs[1:]], -1) if self.skip else outs[n][g]
+        tops = tops + [tf.nn.relu(top)]
+        mids = mids + [tf.nn.relu(self.output_conv_1.step_group(weights[-2], tops, g))]
+        logits = self.output_conv_2.step_group(weights[-1], mids, g)  # (B, L)
+        return tf.cast(logits, tf.float32), (outs, blk_carry, tops, mids)
+
+    def step_values(self, carry):
+        """Per block, the values to cache at the position once every channel is drawn."""
+        outs, blk_carry, _, _ = carry
+        return [blk.step_values(c, x) for blk, c, x in zip(self.blocks, blk_carry, outs)]
 
     def step_commit(self, caches, grid, i, j, values):
         """Write each block's values at (i, j) into its caches."""

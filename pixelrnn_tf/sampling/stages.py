@@ -63,6 +63,8 @@ class NetworkStage:
                                          self.network.compute_dtype)
         biases = (self.network.step_conditioning(self.conditioning_map(images))
                   if self.conditioning_map is not None else [])
+        # Loop invariants, captured by the loop body (not loop variables: some are None).
+        self._weights = self.network.step_group_weights()
         return caches, biases
 
     def begin_pixel(self, state, images, t, i, j):
@@ -74,16 +76,19 @@ class NetworkStage:
         p = self.pad
         padded = tf.pad(self.scale(self._view(images)), [[0, 0], [p, p], [p, p], [0, 0]])
         past = self.network.step_past(caches, self.grid, padded, a, b, biases or None)
-        return (caches, biases), (past, None)
+        return (caches, biases), (past, ())
 
     def channel_logits(self, pixel_state, images, i, j, channel):
-        past, _ = pixel_state
-        logits, values = self.network.step_at(past, self.scale(images[:, i, j]))
-        return logits[:, channel], (past, values)
+        # One colour group per channel: the earlier channels' groups are in the carry.
+        past, carry = pixel_state
+        logits, carry = self.network.step_channel(past, self._weights,
+                                                  self.scale(images[:, i, j]), channel, carry)
+        return logits, (past, carry)
 
     def end_pixel(self, state, pixel_state, images, t, i, j):
         caches, biases = state
-        # The last channel pass's values do not depend on the last channel (causality).
-        _, values = pixel_state
+        # The values of the last channel's pass do not depend on the last channel (causality).
+        _, carry = pixel_state
         a, b = t // self.grid.w, t % self.grid.w
+        values = self.network.step_values(carry)
         return self.network.step_commit(caches, self.grid, a, b, values), biases
