@@ -181,12 +181,13 @@ class CausalAttention(keras.layers.Layer):
     # pixels before t are kept, so position t costs O(t), not a pass over the image.
 
     def step_cache(self, batch, length, dtype):
-        """Keys (T, B, n, key / n) and values (T, B, n, value / n) of the T = H * W pixels,
-        position first so one scatter index writes a pixel; zeros until written (never
-        read: the mask allows only earlier positions)."""
+        """Keys (B, n, T, key / n) and values (B, n, T, value / n) of the T = H * W pixels:
+        the layout of `call`'s heads, so a query is a batched matrix-vector product that
+        reads the cache once (a position-first layout made XLA transpose the whole cache at
+        every step); zeros until written (never read: the mask allows only earlier ones)."""
         n = self.num_heads
-        return (tf.zeros([length, batch, n, self.key_size // n], dtype),
-                tf.zeros([length, batch, n, self.value_size // n], dtype))
+        return (tf.zeros([batch, n, length, self.key_size // n], dtype),
+                tf.zeros([batch, n, length, self.value_size // n], dtype))
 
     def _position(self, x, position):
         return tf.broadcast_to(tf.cast(position, x.dtype), tf.stack([tf.shape(x)[0], 2]))
@@ -199,10 +200,10 @@ class CausalAttention(keras.layers.Layer):
         _, query_input = self.query_block.step_pixel(
             (), 0, 0, tf.concat([x, self._position(x, position)], -1), conditioning=conditioning)
         query = tf.matmul(query_input, self.query_kernel) + self.query_bias  # (B, key)
-        query = tf.reshape(query, [batch, n, self.key_size // n])
-        logits = tf.einsum("bnd,tbnd->bnt", query, keys) * _scale(query)  # (B, n, T)
-        weights = masked_softmax(logits, tf.range(tf.shape(keys)[0]) < t)  # strictly earlier
-        return tf.reshape(tf.einsum("bnt,tbnd->bnd", weights, values), [batch, self.value_size])
+        query = tf.reshape(query, [batch, n, 1, self.key_size // n])
+        logits = tf.matmul(query, keys, transpose_b=True) * _scale(query)  # (B, n, 1, T)
+        weights = masked_softmax(logits, tf.range(tf.shape(keys)[2]) < t)  # strictly earlier
+        return tf.reshape(tf.matmul(weights, values), [batch, self.value_size])
 
     def step_commit(self, cache, t, x, image, position, conditioning=None):
         """The cache with position t's key and value, once its pixel `image` (B, C) is known."""
@@ -212,8 +213,10 @@ class CausalAttention(keras.layers.Layer):
             conditioning=conditioning)
         key_value = tf.matmul(content, self.key_value_kernel) + self.key_value_bias
         new = tf.split(key_value, [self.key_size, self.value_size], axis=-1)
-        return tuple(tf.tensor_scatter_nd_update(c, tf.reshape(t, [1, 1]),
-                                                 tf.reshape(v, [1, batch, n, -1]))
+        # Index (b, head, t) of every (B, n) row of position t.
+        b, h = tf.meshgrid(tf.range(batch), tf.range(n), indexing="ij")
+        index = tf.stack([b, h, tf.fill(tf.shape(b), tf.cast(t, tf.int32))], -1)  # (B, n, 3)
+        return tuple(tf.tensor_scatter_nd_update(c, index, tf.reshape(v, [batch, n, -1]))
                      for c, v in zip(cache, new))
 
     def compute_output_shape(self, input_shape):
