@@ -7,7 +7,7 @@ from models import registry
 from pixelrnn_tf.autoregressive_model import AutoregressiveModel
 from pixelrnn_tf.layers.gated_pixel_cnn_layer import GatedPixelCNNLayer, group_bounds
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
-from pixelrnn_tf.sampling.driver import raster_pixels
+from pixelrnn_tf.sampling.driver import raster_pixels, update_if
 
 
 @registry.register("gated_pixel_cnn")
@@ -135,13 +135,14 @@ class GatedStage:
     def begin_pixel(self, state, images, t, i, j):
         v_windows, links, h_windows = state
 
-        def new_row():
-            vw, lk = tf.cond(i > 0, lambda: self._vertical(images, i - 1, v_windows),
-                             lambda: (v_windows, links))
+        def new_row(state):
+            v_windows, links, _ = state
+            vw, lk = update_if(i > 0, lambda s: self._vertical(images, i - 1, s[0]),
+                               (v_windows, links))
             return vw, lk, self._zero_h_windows(tf.shape(images)[0])
 
-        v_windows, links, h_windows = tf.cond(j == 0, new_row,
-                                              lambda: (v_windows, links, h_windows))
+        v_windows, links, h_windows = update_if(j == 0, new_row,
+                                                (v_windows, links, h_windows))
         base = [step.pixel_base(link[:, j], hw)
                 for step, link, hw in zip(self.layers, links, h_windows)]  # (B, 2h) each
         pieces, gated, hidden = [[] for _ in self.layers], [[] for _ in self.layers], []

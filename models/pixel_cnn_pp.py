@@ -13,6 +13,7 @@ from pixelrnn_tf.layers.down_shifted_conv_transpose2d import DownShiftedConvTran
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
 from pixelrnn_tf.layers.shifts import down_shift, right_shift, stream_input_at
 from pixelrnn_tf.mixture_model import LogisticMixtureModel, MixtureStage
+from pixelrnn_tf.sampling.driver import update_if
 
 NUM_STAGES = 3  # resolutions H, H/2, H/4: two stride-2 downsamplings, as in the paper
 
@@ -248,13 +249,13 @@ class PixelCNNPlusPlusStage(MixtureStage):
             st["u_down_cache"] = rows[:, 1:]
             state = _replace(state, s, st)
 
-            def deeper():
+            def deeper(state):
                 below = self._u_row(state, s + 1, a // 2, m.downsamplers[s][0].step_row(rows))
                 out = below[s + 1]["u_rows_down"][-1]  # stage s + 1's row a / 2
                 up_rows = self._upsampler(s)[0].step_row(out, self.sizes[s][1])
                 return _replace(below, s, dict(below[s], u_up_rows=up_rows))
 
-            state = tf.cond(a % 2 == 0, deeper, lambda: state)
+            state = update_if(a % 2 == 0, deeper, state)
             st = _copy(state[s])
             u, skips = st["u_up_rows"][:, a % 2], ups[::-1]
         else:
@@ -280,7 +281,7 @@ class PixelCNNPlusPlusStage(MixtureStage):
             st["ul_down_cache"] = downsampler.step_write(st["ul_down_cache"], a, b, ul)
             state = _replace(state, s, st)
 
-            def deeper():
+            def deeper(state):
                 d = downsampler.step_window(state[s]["ul_down_cache"], a // 2, b // 2)
                 below, out = self._ul_pixel(state, s + 1, a // 2, b // 2, d)
                 block = self._upsampler(s)[1].step_pixel(out)  # (B, 2, 2, F)
@@ -291,7 +292,7 @@ class PixelCNNPlusPlusStage(MixtureStage):
                     tf.reshape(tf.transpose(block, [1, 2, 0, 3]), [4, -1, m.units]))
                 return _replace(below, s, dict(below[s], ul_up_rows=rows))
 
-            state = tf.cond(tf.logical_and(a % 2 == 0, b % 2 == 0), deeper, lambda: state)
+            state = update_if(tf.logical_and(a % 2 == 0, b % 2 == 0), deeper, state)
             st = _copy(state[s])
             ul, skips = st["ul_up_rows"][a % 2, b], ups[::-1]
         else:
@@ -307,7 +308,7 @@ class PixelCNNPlusPlusStage(MixtureStage):
         scaled = m.scale(images)
         x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
 
-        def new_row():
+        def new_row(state):
             # u row i = u_input's output row i - 1 (down_shift): image rows i - kh .. i - 1.
             kh = m.u_input.kernel_size[0]
             padded = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
@@ -315,7 +316,7 @@ class PixelCNNPlusPlusStage(MixtureStage):
             u = m.u_input.step_row(rows) * tf.cast(i > 0, x.dtype)
             return self._u_row(state, 0, i, u)
 
-        state = tf.cond(tf.equal(j, 0), new_row, lambda: state)
+        state = update_if(tf.equal(j, 0), new_row, state)
         ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)
         state, ul = self._ul_pixel(state, 0, i, j, ul)
         return state, m.output_head(ul)  # (B, P)

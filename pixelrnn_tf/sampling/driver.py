@@ -67,3 +67,14 @@ def raster_pixels(height, width, stride=1):
     """(P, 2) pixels of the grid of `stride` in raster order."""
     return np.array([(i, j) for i in range(0, height, stride) for j in range(0, width, stride)],
                     np.int32).reshape(-1, 2)
+
+
+def update_if(pred, fn, state):
+    """fn(state) if `pred` else state, for a loop state of large caches: a loop of 0 or 1
+    trips rather than `tf.cond`, whose branch that passes the state through made XLA copy
+    every cache in it at every pixel (40% of PixelCNN++'s sampling time); a loop updates
+    its state in place. Same values as tf.cond."""
+    _, state = tf.while_loop(lambda k, _: k < tf.cast(pred, tf.int32),
+                             lambda k, s: (k + 1, fn(s)), (tf.constant(0), state),
+                             maximum_iterations=1)
+    return state

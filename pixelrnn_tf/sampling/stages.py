@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf.layers.position_cache import Grid
-from pixelrnn_tf.sampling.driver import raster_pixels
+from pixelrnn_tf.sampling.driver import raster_pixels, update_if
 
 _NO_STATE = ()
 
@@ -70,9 +70,8 @@ class NetworkStage:
     def begin_pixel(self, state, images, t, i, j):
         caches, biases = state
         a, b = t // self.grid.w, t % self.grid.w  # grid coordinates
-        caches = tf.cond(tf.logical_and(b == 0, a > 0),
-                         lambda: self.network.step_begin_row(caches, self.grid, a),
-                         lambda: caches)
+        caches = update_if(tf.logical_and(b == 0, a > 0),
+                           lambda c: self.network.step_begin_row(c, self.grid, a), caches)
         p = self.pad
         padded = tf.pad(self.scale(self._view(images)), [[0, 0], [p, p], [p, p], [0, 0]])
         past = self.network.step_past(caches, self.grid, padded, a, b, biases or None)
