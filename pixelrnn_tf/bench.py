@@ -85,9 +85,9 @@ def _registry_rows():
     for name in models.names():
         for shape, levels in (((28, 28, 1), 2), ((32, 32, 3), 256)):
             config = dict(getattr(models.get(name), "SMALL_CONFIG", {}))
-            rows[f"{name} (small)"
-                 f" {'x'.join(map(str, shape))}"] = (name, dict(config, image_shape=shape,
-                                                                num_levels=levels))
+            # The shape is printed with the row (as for every row), the levels here.
+            rows[f"{name} (small, {levels} levels)"] = (name, dict(config, image_shape=shape,
+                                                                  num_levels=levels))
     return rows
 
 

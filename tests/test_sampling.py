@@ -14,8 +14,8 @@ from tests.conftest import build_tiny
 ALL = models.names()
 
 
-def _run(fn, model, images, known, seed):
-    f = tf.function(lambda x, k, s: fn(model, x, k, s))
+def _run(fn, model, images, known, seed, jit_compile=False):
+    f = tf.function(lambda x, k, s: fn(model, x, k, s), jit_compile=jit_compile)
     return f(tf.constant(images, tf.int32), tf.constant(known),
              tf.constant(seed, tf.int64)).numpy()
 
@@ -57,6 +57,39 @@ def test_cached_sampler_equals_naive_sampler(name, shape, levels):
     cached = _run(_cached_complete, model, images, known, 11)
     np.testing.assert_array_equal(cached, naive)
     np.testing.assert_array_equal(cached[known], images[known])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_cached_sampler_under_xla_equals_naive_sampler(name):
+    """The cached samplers under jit_compile (the benchmarks' "cached XLA", which steps some
+    caches through driver.update_if's loop rather than tf.cond) give the same images."""
+    shape, levels, batch = (4, 5, 3), 4, 3
+    model = build_tiny(name, shape, levels)
+    _sharpen(model)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, levels, size=(batch,) + shape)
+    known = rng.random((batch,) + shape[:2]) < 0.3
+    naive = _run(sampling.naive_complete, model, images, known, 5)
+    xla = _run(_cached_complete, model, images, known, 5, jit_compile=True)
+    np.testing.assert_array_equal(xla, naive)
+    assert len(np.unique(naive.reshape(batch, -1), axis=0)) > 1
+
+
+def test_update_if_is_a_cond_in_and_out_of_xla():
+    from pixelrnn_tf.sampling.driver import update_if
+
+    def f(pred, state):
+        return update_if(pred, lambda s: [s[0] * 2.0, s[1] + 1], state)
+
+    state = [tf.range(4.0), tf.constant(3)]
+    for jit in (False, True):
+        run = tf.function(f, jit_compile=jit)
+        doubled, three_plus = run(tf.constant(True), state)
+        np.testing.assert_array_equal(doubled, [0.0, 2.0, 4.0, 6.0])
+        assert int(three_plus) == 4
+        same, three = run(tf.constant(False), state)
+        np.testing.assert_array_equal(same, [0.0, 1.0, 2.0, 3.0])
+        assert int(three) == 3
 
 
 def test_sampling_is_a_function_of_the_seed():
