@@ -63,9 +63,28 @@ class NetworkStage:
                                          self.network.compute_dtype)
         biases = (self.network.step_conditioning(self.conditioning_map(images))
                   if self.conditioning_map is not None else [])
-        # Loop invariants, captured by the loop body (not loop variables: some are None).
-        self._weights = self.network.step_group_weights()
+        self._weights = []  # (graph, weights): see _group_weights
+        self._group_weights()
         return caches, biases
+
+    def _group_weights(self):
+        """The network's per-group centre weights, computed once per traced function (before
+        the loop: the loop body captures them) and reused by the graphs nested in it. The
+        codec calls initial_state and the pixel steps in separate functions: each computes
+        its own."""
+        graph = tf.compat.v1.get_default_graph()
+        if tf.executing_eagerly():
+            return self.network.step_group_weights()
+        enclosing, g = set(), graph
+        while g is not None:
+            enclosing.add(g)
+            g = getattr(g, "outer_graph", None)
+        for owner, weights in getattr(self, "_weights", []):
+            if owner in enclosing:
+                return weights
+        weights = self.network.step_group_weights()
+        self._weights = getattr(self, "_weights", []) + [(graph, weights)]
+        return weights
 
     def begin_pixel(self, state, images, t, i, j):
         caches, biases = state
@@ -80,7 +99,7 @@ class NetworkStage:
     def channel_logits(self, pixel_state, images, i, j, channel):
         # One colour group per channel: the earlier channels' groups are in the carry.
         past, carry = pixel_state
-        logits, carry = self.network.step_channel(past, self._weights,
+        logits, carry = self.network.step_channel(past, self._group_weights(),
                                                   self.scale(images[:, i, j]), channel, carry)
         return logits, (past, carry)
 
