@@ -129,7 +129,11 @@ class PixelRNNNetwork(keras.layers.Layer):
         `step_conditioning`, or None. The past does not change while the channels of (i, j)
         are drawn: compute it once per pixel."""
         p, k = i * grid.w + j, self.INPUT_KERNEL
-        past = [self.input_conv.step_past_from_patch(padded[:, i:i + k, j:j + k])]
+        # tf.slice, not padded[:, i:i + k, j:j + k]: under XLA, inside the sampling loop, that
+        # strided slice of a loop index gave wrong patches (a dynamic-size slice; every
+        # logit off), where a slice of static size k compiles to an exact dynamic-slice.
+        patch = tf.slice(padded, [0, i, j, 0], [-1, k, k, -1])  # (B, k, k, C)
+        past = [self.input_conv.step_past_from_patch(patch)]
         for n, (blk, cache) in enumerate(zip(self.blocks, caches)):
             cond = None if conditioning is None else conditioning[n][:, i, j]
             past.append(blk.step_past(cache, grid, p, cond))
