@@ -175,18 +175,32 @@ def level_values(num_levels):
     return tf.range(num_levels, dtype=tf.float32) * (2.0 / (num_levels - 1)) - 1.0
 
 
-def conditional_log_prob_table(params, x, num_mixtures, num_levels):
+def conditional_log_prob_table(params, x, num_mixtures, num_levels, channel=None):
     """log p(x_c = l | x_<c, params) for every channel c and level l: (..., C, L), normalized
     over l. The table of channel c uses the observed channels < c of x (..., C) in [-1, 1]
-    (for the posterior over components and the means), never x_c or later channels."""
+    (for the posterior over components and the means), never x_c or later channels.
+
+    channel: an int c to compute channel c's table only, (..., L): a sampler draws one
+    channel at a time, and the K x L level table is most of the work (C times less)."""
     x = tf.cast(x, tf.float32)
     mixture = split_parameters(params, x.shape[-1], num_mixtures)
     observed = _component_log_probs(mixture, x, num_levels)  # (..., C, K)
     log_weights = tf.nn.log_softmax(mixture.logit_weights, axis=-1)  # (..., K)
+    means = conditional_means(mixture, x)  # (..., C, K)
+    if channel is not None:
+        # The rows of the full table's computation, so the two agree to the last bit.
+        # (tf.gather and expand_dims, not t[..., c, :, None]: in a graph that slice lost its
+        # new axis at run time, though its static shape had it.)
+        prior = log_weights + tf.reduce_sum(observed[..., :channel, :], axis=-2)
+        posterior = tf.nn.log_softmax(prior, axis=-1)  # (..., K)
+        every_level = bin_log_prob(
+            level_values(num_levels), tf.expand_dims(tf.gather(means, channel, axis=-2), -1),
+            tf.expand_dims(tf.gather(mixture.log_scales, channel, axis=-2), -1),
+            num_levels)  # (..., K, L)
+        return tf.reduce_logsumexp(posterior[..., None] + every_level, axis=-2)  # (..., L)
     # Posterior over components given the earlier channels: pi_k prod_{c' < c} P(x_c' | k).
     prior = log_weights[..., None, :] + tf.cumsum(observed, axis=-2, exclusive=True)
     posterior = tf.nn.log_softmax(prior, axis=-1)  # (..., C, K)
-    means = conditional_means(mixture, x)  # (..., C, K)
     every_level = bin_log_prob(level_values(num_levels), means[..., None],
                                mixture.log_scales[..., None], num_levels)  # (..., C, K, L)
     return tf.reduce_logsumexp(posterior[..., None] + every_level, axis=-2)  # (..., C, L)

@@ -99,9 +99,15 @@ class LogisticMixtureModel(AutoregressiveModel):
         conditioning = self.check_conditioning(conditioning)
         scaled = self.scale(images, tf.float32)
         params = self.mixture_parameters(scaled, conditioning)[:, i, j]  # (B, P)
-        table = logistic_mixture.conditional_log_prob_table(
-            params, scaled[:, i, j], self.num_mixtures, self.num_levels)  # (B, C, L)
-        return tf.gather(table, channel, axis=1)
+
+        def table(c):  # the one-channel table the cached stage draws from: same bits
+            return logistic_mixture.conditional_log_prob_table(
+                params, scaled[:, i, j], self.num_mixtures, self.num_levels, c)  # (B, L)
+
+        if isinstance(channel, int):
+            return table(channel)
+        return tf.switch_case(tf.cast(channel, tf.int32),
+                              [lambda c=c: table(c) for c in range(self.image_shape[-1])])
 
     def sampling_stages(self, conditioning=None):
         """One network pass per PIXEL (not per sub-pixel): the mixture parameters of pixel
@@ -136,11 +142,10 @@ class MixtureStage:
 
     def channel_logits(self, params, images, i, j, channel):
         m = self.model
-        # Only channel `channel`'s row is used; channels >= it of the pixel do not enter it.
-        table = logistic_mixture.conditional_log_prob_table(
-            params, m.scale(images[:, i, j], tf.float32), m.num_mixtures,
-            m.num_levels)  # (B, C, L)
-        return table[:, channel], params
+        # Channel `channel`'s table only; channels >= it of the pixel do not enter it.
+        return logistic_mixture.conditional_log_prob_table(
+            params, m.scale(images[:, i, j], tf.float32), m.num_mixtures, m.num_levels,
+            channel), params  # (B, L)
 
     def end_pixel(self, state, params, images, t, i, j):
         return state

@@ -109,9 +109,12 @@ def test_direct_log_prob_equals_the_table(mixture):
     np.testing.assert_allclose(np.exp(table.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
     # position_logits (the naive sampler's call) is the same table, one pixel at a time
     # (up to rounding: the kernels of a (B, P) and a (B, H, W, P) table may differ in ULPs).
+    # Its one-channel table (what the cached stages draw from), for an int or a tensor
+    # channel (the naive sampler's).
     for i, j, c in [(0, 0, 0), (2, 3, 1), (3, 4, 2)]:
-        np.testing.assert_allclose(model.position_logits(images, i, j, c).numpy(),
-                                   table[:, i, j, c], rtol=1e-6, atol=1e-6)
+        for channel in (c, tf.constant(c)):
+            np.testing.assert_allclose(model.position_logits(images, i, j, channel).numpy(),
+                                       table[:, i, j, c], rtol=1e-6, atol=1e-6)
 
 
 def test_dropout_only_in_training(mixture):
