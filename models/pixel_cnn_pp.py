@@ -271,6 +271,14 @@ class PixelCNNPlusPlusStage(MixtureStage):
         (B, F) at (a, b))."""
         m, vector = self.model, self.vector
         st = _copy(state[s])
+
+        def begin_row(caches):  # the ul convolutions' rows above, once per row of stage s
+            up, down = caches
+            return ([blk.step_begin_row(c, a) for (_, blk), c in zip(m.up_blocks[s], up)],
+                    [blk.step_begin_row(c, a) for (_, blk), c in zip(self._down_blocks(s), down)])
+
+        st["ul_up"], st["ul_down"] = update_if(tf.logical_and(b == 0, a > 0), begin_row,
+                                               (st["ul_up"], st["ul_down"]))
         ups = [ul]
         for r, (_, block) in enumerate(m.up_blocks[s]):
             st["ul_up"][r], ul = block.step_pixel(st["ul_up"][r], a, b, ul,

@@ -13,6 +13,7 @@ from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.gated_resnet_block import NONLINEARITIES, GatedResNetBlock
 from pixelrnn_tf.layers.shifts import down_shift, right_shift, stream_input_at
 from pixelrnn_tf.mixture_model import LogisticMixtureModel, MixtureStage
+from pixelrnn_tf.sampling.driver import update_if
 
 
 @registry.register("pixel_snail")
@@ -141,7 +142,7 @@ class PixelSNAIL(LogisticMixtureModel):
 
 class PixelSNAILStage(MixtureStage):
     """PixelSNAIL's incremental sampling stage: a pixel at a time, each gated block from its
-    convolutions' caches (2 rows), each attention from the keys and values of the pixels
+    convolutions' caches (2 rows; the row above's taps once per row), each attention from the keys and values of the pixels
     before (one appended per pixel, once the pixel is drawn: they see the pixel itself), so
     pixel t costs O(t) attention and O(1) convolution work, not a pass over the image."""
 
@@ -166,6 +167,12 @@ class PixelSNAILStage(MixtureStage):
         scaled = tf.cast(m.scale(images), m.compute_dtype)
         x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
         ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)  # (B, F)
+
+        def begin_row(state):  # the convolutions' rows above, once per row
+            return [([block.step_begin_row(c, i) for block, c in zip(resnets, caches)], kv)
+                    for (resnets, _, _), (caches, kv) in zip(m.blocks, state)]
+
+        state = update_if(tf.logical_and(j == 0, i > 0), begin_row, state)
         new_state, queries = [], []
         for (resnets, attention, combine), (caches, keys_values) in zip(m.blocks, state):
             caches = list(caches)

@@ -268,11 +268,21 @@ def test_cached_sampler_gives_the_naive_images(name, shape, levels, overrides):
         assert len(np.unique(got.reshape(batch, -1), axis=0)) > 1
 
 
-def _window_a_row_up(self, cache, r, q):
+def _window_a_row_up(self, cache, r, q, above=None):
     (kh, kw), (sh, sw) = self.kernel_size, self.strides
+    if above is not None:  # the pixel's own row read from the row above
+        window = tf.gather(tf.gather(cache, (r * sh - 1) % kh), q * sw + tf.range(kw))
+        return tf.gather(above, q) + self.bias + tf.einsum("wbf,wfo->bo", window,
+                                                           self.kernel[kh - 1])
     slots = (r * sh - kh + tf.range(kh)) % kh  # one row too high
     window = tf.gather(tf.gather(cache, slots), q * sw + tf.range(kw), axis=1)
     return tf.einsum("hwbf,hwfo->bo", window, self.kernel) + self.bias
+
+
+def _rows_above_not_updated(original):
+    def step_begin_row(self, cache, i):
+        return cache  # every row's taps above stay those of the first row (zeros)
+    return step_begin_row
 
 
 def _row_cache_never_moves(original):
@@ -294,6 +304,10 @@ CONTROLS = {
     "vertical_rows_stale": ("pixel_cnn_pp", GatedResNetBlock, "step_row", _row_cache_never_moves),
     "snail_window_a_row_up": ("pixel_snail", DownShiftedConv2D, "step_window",
                               lambda original: _window_a_row_up),
+    "pixel_rows_above_stale": ("pixel_cnn_pp", GatedResNetBlock, "step_begin_row",
+                               _rows_above_not_updated),
+    "snail_rows_above_stale": ("pixel_snail", GatedResNetBlock, "step_begin_row",
+                               _rows_above_not_updated),
     "attention_one_slot_late": ("pixel_snail", CausalAttention, "step_query",
                                 _attention_includes_its_own_slot),
 }

@@ -285,13 +285,18 @@ def test_shifted_conv_steps_equal_call(cls, kernel, strides):
             np.testing.assert_allclose(layer.step_output(padded, r, q), full[:, r, q], **TOL)
     if cls is DownRightShiftedConv2D:
         # Pixel steps: write the inputs in raster order; an output once its window is in.
+        # With the rows above computed once per output row (step_above), too.
         cache = layer.step_cache(b, w, 3, tf.float32)
         for i in range(h):
+            above = layer.step_above(cache, i // s) if i % s == 0 else None
             for j in range(w):
                 cache = layer.step_write(cache, i, j, x[:, i, j])
                 if i % s == 0 and j % s == 0:
+                    want = full[:, i // s, j // s]
                     np.testing.assert_allclose(layer.step_window(cache, i // s, j // s),
-                                               full[:, i // s, j // s], **TOL)
+                                               want, **TOL)
+                    np.testing.assert_allclose(
+                        layer.step_window(cache, i // s, j // s, above), want, **TOL)
 
 
 def test_transposed_conv_steps_equal_call():
@@ -332,6 +337,8 @@ def test_gated_resnet_block_steps_equal_call(conv_type, kernel, nonlinearity, au
             cache, row = block.step_row(cache, x[:, i], aux_at(i), vector)
             np.testing.assert_allclose(row, full[:, i], **TOL)
             continue
+        if i > 0:
+            cache = block.step_begin_row(cache, tf.constant(i))
         for j in range(w):
             cache, out = block.step_pixel(cache, i, j, x[:, i, j], aux_at(i, j), vector)
             np.testing.assert_allclose(out, full[:, i, j], **TOL)

@@ -138,8 +138,22 @@ class GatedResNetBlock(keras.layers.Layer):
             return rows, rows
         if self.kernel_size == (1, 1):
             return ()  # pointwise: nothing earlier is read
+        # Plus each convolution's contribution of the rows above (step_begin_row), per column
+        # (W, B, filters): zeros for row 0 (above the image).
         return (self.conv_1.step_cache(batch, width, f_in, dtype),
-                self.conv_2.step_cache(batch, width, f_in, dtype))
+                self.conv_2.step_cache(batch, width, f_in, dtype),
+                tf.zeros([width, batch, self.conv_1.filters], dtype),
+                tf.zeros([width, batch, self.conv_2.filters], dtype))
+
+    def step_begin_row(self, cache, i):
+        """The cache of a "down_right_shifted" block at the start of row i > 0 (before its
+        pixel (i, 0)): what the rows above contribute to each of its convolutions, for the
+        whole row at once; the pixel steps then read only their own row."""
+        if self.conv_type == "down_shifted" or self.kernel_size == (1, 1):
+            return cache
+        cache_1, cache_2, _, _ = cache
+        return (cache_1, cache_2, self.conv_1.step_above(cache_1, i),
+                self.conv_2.step_above(cache_2, i))
 
     def _aux(self, aux, equation):
         if (aux is None) != (self.aux_kernel is None):
@@ -163,22 +177,24 @@ class GatedResNetBlock(keras.layers.Layer):
 
     def step_pixel(self, cache, i, j, x, aux=None, conditioning=None):
         """(cache, x (B, F) at (i, j)) -> (cache, output (B, F)), for "down_right_shifted"
-        (any kernel; a 1 x 1 one reads no cache)."""
+        (any kernel; a 1 x 1 one reads no cache). Pixels in raster order, with
+        `step_begin_row` before the first pixel of every row but the first."""
         nonlinearity = NONLINEARITIES[self.nonlinearity][0]
         x_in = nonlinearity(x)
         pointwise = self.kernel_size == (1, 1)
         if pointwise:
             c1 = tf.matmul(x_in, self.conv_1.kernel[0, 0]) + self.conv_1.bias
         else:
+            above_1, above_2 = cache[2:]
             cache_1 = self.conv_1.step_write(cache[0], i, j, x_in)
-            c1 = self.conv_1.step_window(cache_1, i, j)
+            c1 = self.conv_1.step_window(cache_1, i, j, above_1)
         c1 = nonlinearity(c1 + self._aux(aux, "ba,af->bf"))  # (B, F')
         if pointwise:
             c2 = tf.matmul(c1, self.conv_2.kernel[0, 0]) + self.conv_2.bias
         else:
             cache_2 = self.conv_2.step_write(cache[1], i, j, c1)
-            c2 = self.conv_2.step_window(cache_2, i, j)
-            cache = (cache_1, cache_2)
+            c2 = self.conv_2.step_window(cache_2, i, j, above_2)
+            cache = (cache_1, cache_2, above_1, above_2)
         return cache, x + self._gate(c2, conditioning)
 
     def compute_output_shape(self, input_shape):
