@@ -132,17 +132,16 @@ class GatedStage:
     # Python loops over layers and channel groups build per-group lists of tensors: autograph
     # must not turn them into graph loops (the served signatures are traced with autograph on).
     @tf.autograph.experimental.do_not_convert
+    def begin_row(self, state, images, t, i):
+        """Row i begins: the vertical stack on row i - 1, empty horizontal windows."""
+        v_windows, links, _ = state
+        vw, lk = update_if(i > 0, lambda s: self._vertical(images, i - 1, s[0]),
+                           (v_windows, links))
+        return vw, lk, self._zero_h_windows(tf.shape(images)[0])
+
+    @tf.autograph.experimental.do_not_convert
     def begin_pixel(self, state, images, t, i, j):
         v_windows, links, h_windows = state
-
-        def new_row(state):
-            v_windows, links, _ = state
-            vw, lk = update_if(i > 0, lambda s: self._vertical(images, i - 1, s[0]),
-                               (v_windows, links))
-            return vw, lk, self._zero_h_windows(tf.shape(images)[0])
-
-        v_windows, links, h_windows = update_if(j == 0, new_row,
-                                                (v_windows, links, h_windows))
         base = [step.pixel_base(link[:, j], hw)
                 for step, link, hw in zip(self.layers, links, h_windows)]  # (B, 2h) each
         pieces, gated, hidden = [[] for _ in self.layers], [[] for _ in self.layers], []

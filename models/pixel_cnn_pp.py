@@ -187,8 +187,9 @@ class PixelCNNPlusPlusStage(MixtureStage):
     """PixelCNN++'s incremental sampling stage: every layer's output at every position is
     computed once, from caches of the positions its kernel reads (the layers' own steps).
 
-    The vertical stream u at row i sees rows < i only, so it is stepped a ROW at a time, at
-    the first pixel of each row; the horizontal stream ul a pixel at a time. Stage s (the
+    The vertical stream u at row i sees rows < i only, so it is stepped a ROW at a time, as
+    the row begins (`begin_row`); the horizontal stream ul a pixel at a time, its 2 x 2
+    convolutions' taps of the row above also once per row. Stage s (the
     H / 2^s resolution) steps at the pixels (i, j) of stage 0 with i and j multiples of 2^s:
     its position (i / 2^s, j / 2^s) is then computable (the stride-2 downsampling kernels end
     there), and the down pass of stage s at (a, b) needs the upsampling of stage s + 1 at
@@ -239,6 +240,11 @@ class PixelCNNPlusPlusStage(MixtureStage):
         that row a makes, into `state`."""
         m, vector = self.model, self.vector
         st = _copy(state[s])
+        # Row a of stage s begins: its ul convolutions' rows above, once per row.
+        st["ul_up"] = [blk.step_begin_row(c, a) for (_, blk), c in zip(m.up_blocks[s],
+                                                                        st["ul_up"])]
+        st["ul_down"] = [blk.step_begin_row(c, a)
+                         for (_, blk), c in zip(self._down_blocks(s), st["ul_down"])]
         ups = [u]  # the up pass's outputs, consumed in reverse by the down pass
         for r, (block, _) in enumerate(m.up_blocks[s]):
             st["u_up"][r], u = block.step_row(st["u_up"][r], u, conditioning=vector)
@@ -271,14 +277,6 @@ class PixelCNNPlusPlusStage(MixtureStage):
         (B, F) at (a, b))."""
         m, vector = self.model, self.vector
         st = _copy(state[s])
-
-        def begin_row(caches):  # the ul convolutions' rows above, once per row of stage s
-            up, down = caches
-            return ([blk.step_begin_row(c, a) for (_, blk), c in zip(m.up_blocks[s], up)],
-                    [blk.step_begin_row(c, a) for (_, blk), c in zip(self._down_blocks(s), down)])
-
-        st["ul_up"], st["ul_down"] = update_if(tf.logical_and(b == 0, a > 0), begin_row,
-                                               (st["ul_up"], st["ul_down"]))
         ups = [ul]
         for r, (_, block) in enumerate(m.up_blocks[s]):
             st["ul_up"][r], ul = block.step_pixel(st["ul_up"][r], a, b, ul,
@@ -311,20 +309,23 @@ class PixelCNNPlusPlusStage(MixtureStage):
                                                     conditioning=vector)
         return _replace(state, s, st), ul
 
+    def begin_row(self, state, images, t, i):
+        """Row i begins: the u rows of every stage that starts a row here (and the ul
+        convolutions' rows above there), once per row."""
+        m = self.model
+        scaled = m.scale(images)
+        x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
+        # u row i = u_input's output row i - 1 (down_shift): image rows i - kh .. i - 1.
+        kh = m.u_input.kernel_size[0]
+        padded = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
+        rows = tf.gather(padded, tf.maximum(i - 1, 0) + tf.range(kh), axis=1)  # (B, kh, W, C+1)
+        u = m.u_input.step_row(rows) * tf.cast(i > 0, x.dtype)
+        return self._u_row(state, 0, i, u)
+
     def begin_pixel(self, state, images, t, i, j):
         m = self.model
         scaled = m.scale(images)
         x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
-
-        def new_row(state):
-            # u row i = u_input's output row i - 1 (down_shift): image rows i - kh .. i - 1.
-            kh = m.u_input.kernel_size[0]
-            padded = tf.pad(x, [[0, 0], [kh - 1, 0], [0, 0], [0, 0]])
-            rows = tf.gather(padded, tf.maximum(i - 1, 0) + tf.range(kh), axis=1)  # (B, kh, W, C+1)
-            u = m.u_input.step_row(rows) * tf.cast(i > 0, x.dtype)
-            return self._u_row(state, 0, i, u)
-
-        state = update_if(tf.equal(j, 0), new_row, state)
         ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)
         state, ul = self._ul_pixel(state, 0, i, j, ul)
         return state, m.output_head(ul)  # (B, P)

@@ -13,7 +13,6 @@ from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.gated_resnet_block import NONLINEARITIES, GatedResNetBlock
 from pixelrnn_tf.layers.shifts import down_shift, right_shift, stream_input_at
 from pixelrnn_tf.mixture_model import LogisticMixtureModel, MixtureStage
-from pixelrnn_tf.sampling.driver import update_if
 
 
 @registry.register("pixel_snail")
@@ -162,17 +161,16 @@ class PixelSNAILStage(MixtureStage):
                  attention.step_cache(batch, h * w, dtype))
                 for resnets, attention, _ in m.blocks]
 
+    def begin_row(self, state, images, t, i):
+        """The convolutions' rows above (zeros at row 0), once per row."""
+        return [([block.step_begin_row(c, i) for block, c in zip(resnets, caches)], kv)
+                for (resnets, _, _), (caches, kv) in zip(self.model.blocks, state)]
+
     def begin_pixel(self, state, images, t, i, j):
         m, vector = self.model, self.vector
         scaled = tf.cast(m.scale(images), m.compute_dtype)
         x = tf.concat([scaled, tf.ones_like(scaled[..., :1])], axis=-1)  # (B, H, W, C + 1)
         ul = stream_input_at(m.ul_input_above, m.ul_input_left, x, i, j)  # (B, F)
-
-        def begin_row(state):  # the convolutions' rows above, once per row
-            return [([block.step_begin_row(c, i) for block, c in zip(resnets, caches)], kv)
-                    for (resnets, _, _), (caches, kv) in zip(m.blocks, state)]
-
-        state = update_if(tf.logical_and(j == 0, i > 0), begin_row, state)
         new_state, queries = [], []
         for (resnets, attention, combine), (caches, keys_values) in zip(m.blocks, state):
             caches = list(caches)

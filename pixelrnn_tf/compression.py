@@ -171,6 +171,8 @@ class Stepper:
         stage, b = self._stage(k, cond), images.shape[0]
         i, j = tf.constant(self.pixels[k][0, 0]), tf.constant(self.pixels[k][0, 1])
         state = stage.initial_state(images, known)
+        if hasattr(stage, "begin_row"):  # the driver's contract: before each row's first pixel
+            state = stage.begin_row(state, images, tf.constant(0), i)
         state, pixel_state = stage.begin_pixel(state, images, tf.constant(0), i, j)
         logits, pixel_state = stage.channel_logits(pixel_state, images, i, j, 0)
         return (self._out(("state", k, b), state), self._out(("pixel", k, 0, b), pixel_state),
@@ -184,6 +186,9 @@ class Stepper:
         state = stage.end_pixel(state, pixel_state, images, t - 1, pixels[t - 1, 0],
                                 pixels[t - 1, 1])
         i, j = pixels[t, 0], pixels[t, 1]
+        if hasattr(stage, "begin_row"):
+            state = tf.cond(tf.not_equal(i, pixels[t - 1, 0]),
+                            lambda: stage.begin_row(state, images, t, i), lambda: state)
         state, pixel_state = stage.begin_pixel(state, images, t, i, j)
         logits, pixel_state = stage.channel_logits(pixel_state, images, i, j, 0)
         return (self._out(("state", k, b), state), self._out(("pixel", k, 0, b), pixel_state),

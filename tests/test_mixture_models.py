@@ -192,6 +192,9 @@ def _stepped_parameters(model, images, conditioning=None):
         # The driver's loop, with the images fixed and the parameters kept.
         def body(t, state, out):
             i, j = pixels[t, 0], pixels[t, 1]
+            if hasattr(stage, "begin_row"):  # raster pixels: a row begins at j = 0
+                state = tf.cond(j == 0, lambda: stage.begin_row(state, images, t, i),
+                                lambda: state)
             state, pixel_state = stage.begin_pixel(state, images, t, i, j)
             params = pixel_state[0] if isinstance(pixel_state, tuple) else pixel_state
             return t + 1, stage.end_pixel(state, pixel_state, images, t, i, j), \

@@ -146,9 +146,9 @@ class GatedResNetBlock(keras.layers.Layer):
                 tf.zeros([width, batch, self.conv_2.filters], dtype))
 
     def step_begin_row(self, cache, i):
-        """The cache of a "down_right_shifted" block at the start of row i > 0 (before its
-        pixel (i, 0)): what the rows above contribute to each of its convolutions, for the
-        whole row at once; the pixel steps then read only their own row."""
+        """The cache of a "down_right_shifted" block at the start of row i (before its pixel
+        (i, 0); at row 0 it leaves the zeros): what the rows above contribute to each of its
+        convolutions, for the whole row at once; the pixel steps then read their own row."""
         if self.conv_type == "down_shifted" or self.kernel_size == (1, 1):
             return cache
         cache_1, cache_2, _, _ = cache
@@ -178,7 +178,7 @@ class GatedResNetBlock(keras.layers.Layer):
     def step_pixel(self, cache, i, j, x, aux=None, conditioning=None):
         """(cache, x (B, F) at (i, j)) -> (cache, output (B, F)), for "down_right_shifted"
         (any kernel; a 1 x 1 one reads no cache). Pixels in raster order, with
-        `step_begin_row` before the first pixel of every row but the first."""
+        `step_begin_row` before the first pixel of every row (optional at row 0)."""
         nonlinearity = NONLINEARITIES[self.nonlinearity][0]
         x_in = nonlinearity(x)
         pointwise = self.kernel_size == (1, 1)

@@ -11,7 +11,12 @@ order. A stage has
     conditional of one channel given the channels drawn before it;
   - `end_pixel(state, pixel_state, images, t, i, j)` -> state: the pixel is final, cache it.
   - `full_pass_per_pixel`: True when a pixel costs a full network pass (what a benchmark
-    times on a prefix), False for an incremental stage.
+    times on a prefix), False for an incremental stage;
+  - optionally `begin_row(state, images, t, i)` -> state: called before the first pixel (the
+    t-th) of every row i of `pixels` (a run of pixels with the same i): the work a row does
+    once (a vertical stream's row, the rows above of a convolution), in a loop over rows
+    around the loop over the row's pixels, so that no per-pixel conditional carries the
+    caches (under XLA a conditional at every pixel copied them: 12x slower).
 The driver draws each sub-pixel with the one shared draw step (noise keyed by the sub-pixel's
 raster index), so every stage list gives the naive sampler's images for the same seed. After
 a stage, the pixels it walked count as known for the next one (Multi-Scale: the small image).
@@ -41,7 +46,22 @@ def walk(stage, image_shape, images, known_mask, seed, num_pixels=None):
         return t + 1, images, stage.end_pixel(state, pixel_state, images, t, i, j)
 
     stop = len(stage.pixels) if num_pixels is None else min(num_pixels, len(stage.pixels))
-    _, images, _ = tf.while_loop(lambda t, *_: t < stop, body, (tf.constant(0), images, state))
+    if not hasattr(stage, "begin_row"):
+        _, images, _ = tf.while_loop(lambda t, *_: t < stop, body,
+                                     (tf.constant(0), images, state))
+        return images
+    rows = np.asarray(stage.pixels)[:, 0]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first pixel
+    bounds = tf.constant(np.r_[starts, len(rows)].astype(np.int32))
+
+    def row_body(r, images, state):
+        first, end = bounds[r], tf.minimum(bounds[r + 1], stop)
+        state = stage.begin_row(state, images, first, pixels[first, 0])
+        _, images, state = tf.while_loop(lambda t, *_: t < end, body, (first, images, state))
+        return r + 1, images, state
+
+    _, images, _ = tf.while_loop(lambda r, *_: r < int(np.sum(starts < stop)), row_body,
+                                 (tf.constant(0), images, state))
     return images
 
 

@@ -86,11 +86,16 @@ class NetworkStage:
         self._weights = getattr(self, "_weights", []) + [(graph, weights)]
         return weights
 
+    def begin_row(self, state, images, t, i):
+        caches, biases = state
+        a = t // self.grid.w  # the grid row
+        caches = update_if(a > 0, lambda c: self.network.step_begin_row(c, self.grid, a),
+                           caches)
+        return caches, biases
+
     def begin_pixel(self, state, images, t, i, j):
         caches, biases = state
         a, b = t // self.grid.w, t % self.grid.w  # grid coordinates
-        caches = update_if(tf.logical_and(b == 0, a > 0),
-                           lambda c: self.network.step_begin_row(c, self.grid, a), caches)
         p = self.pad
         padded = tf.pad(self.scale(self._view(images)), [[0, 0], [p, p], [p, p], [0, 0]])
         past = self.network.step_past(caches, self.grid, padded, a, b, biases or None)
