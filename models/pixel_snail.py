@@ -141,9 +141,10 @@ class PixelSNAIL(LogisticMixtureModel):
 
 class PixelSNAILStage(MixtureStage):
     """PixelSNAIL's incremental sampling stage: a pixel at a time, each gated block from its
-    convolutions' caches (2 rows; the row above's taps once per row), each attention from the keys and values of the pixels
-    before (one appended per pixel, once the pixel is drawn: they see the pixel itself), so
-    pixel t costs O(t) attention and O(1) convolution work, not a pass over the image."""
+    convolutions' caches (2 rows; the row above's taps once per row, `begin_row`), each
+    attention from the keys and values of the pixels before (one appended per pixel, once
+    the pixel is drawn: they see the pixel itself), so pixel t costs O(t) attention and
+    O(1) convolution work, not a pass over the image."""
 
     full_pass_per_pixel = False
 

@@ -188,7 +188,8 @@ def conditional_log_prob_table(params, x, num_mixtures, num_levels, channel=None
     log_weights = tf.nn.log_softmax(mixture.logit_weights, axis=-1)  # (..., K)
     means = conditional_means(mixture, x)  # (..., C, K)
     if channel is not None:
-        # The rows of the full table's computation, so the two agree to the last bit.
+        # The full table's computation for channel c only (equal to its row up to rounding;
+        # the naive sampler draws from this one too, so the samplers' images agree).
         # (tf.gather and expand_dims, not t[..., c, :, None]: in a graph that slice lost its
         # new axis at run time, though its static shape had it.)
         prior = log_weights + tf.reduce_sum(observed[..., :channel, :], axis=-2)
