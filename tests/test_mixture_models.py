@@ -271,7 +271,7 @@ def test_cached_sampler_gives_the_naive_images(name, shape, levels, overrides):
         assert len(np.unique(got.reshape(batch, -1), axis=0)) > 1
 
 
-def _window_a_row_up(self, cache, r, q, above=None):
+def _window_a_row_up(self, cache, r, q, above=None, taps=None):
     (kh, kw), (sh, sw) = self.kernel_size, self.strides
     if above is not None:  # the pixel's own row read from the row above
         window = tf.gather(tf.gather(cache, (r * sh - 1) % kh), q * sw + tf.range(kw))

@@ -104,37 +104,48 @@ class DownShiftedConv2D(keras.layers.Layer):
         slot = tf.stack([i % self.kernel_size[0], j + self.padding()[1][0]])
         return tf.tensor_scatter_nd_update(cache, slot[None], value[None])
 
-    def step_window(self, cache, r, q, above=None):
+    def step_taps(self):
+        """The kernel's taps, taps[a][b] (F, filters): slice them once, outside the sampling
+        loop, and pass them to `step_window` / `step_above`. Under XLA a slice of the kernel
+        inside the loop is a copy of those weights at every step (XLA does not hoist it):
+        PixelSNAIL's blocks copied half their weights at every pixel."""
+        kh, kw = self.kernel_size
+        return tuple(tuple(self.kernel[a, b] for b in range(kw)) for a in range(kh))
+
+    def step_window(self, cache, r, q, above=None, taps=None):
         """The output (B, filters) at (r, q) from the cache (its whole window must be written:
         for the down-right-shifted kernel, up to the input at (s r, s q)). above: row r's
-        `step_above`, so that only the window's last row is read here."""
+        `step_above`, so that only the window's last row is read here; taps: `step_taps()`
+        (default: sliced here)."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         if above is not None:
+            taps = self.step_taps() if taps is None else taps
             row = tf.gather(cache, (r * sh) % kh)  # the window's last row (W + pad, B, F)
             window = tf.gather(row, q * sw + tf.range(kw))  # (kw, B, F)
             out = tf.gather(above, q) + self.bias  # (B, filters)
             for b in range(kw):  # matmuls, not an einsum: no transposes under XLA
-                out = out + tf.matmul(window[b], self.kernel[kh - 1, b])
+                out = out + tf.matmul(window[b], taps[kh - 1][b])
             return out
         slots = (r * sh - kh + 1 + tf.range(kh)) % kh  # the window's rows, top first
         rows = tf.gather(cache, slots)  # (kh, W + pad, B, F)
         window = tf.gather(rows, q * sw + tf.range(kw), axis=1)  # (kh, kw, B, F)
         return tf.einsum("hwbf,hwfo->bo", window, self.kernel) + self.bias
 
-    def step_above(self, cache, r):
+    def step_above(self, cache, r, taps=None):
         """What the window rows above the last contribute to every output of row r, (W', B,
         filters) without the bias, from a cache holding those rows (the inputs up to row
         s r - 1). Computed once per output row (matmuls over the whole row, efficient) so
         that a pixel step (`step_window(..., above)`) reads its own row only: half the
-        weights of a 2 x 2 kernel per pixel."""
+        weights of a 2 x 2 kernel per pixel. taps: `step_taps()` (default: sliced here)."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        taps = self.step_taps() if taps is None else taps
         w_out = (int(cache.shape[1]) - kw) // sw + 1
         total = tf.zeros([w_out, tf.shape(cache)[2], self.filters], cache.dtype)
         for a in range(kh - 1):
             row = tf.gather(cache, (r * sh - kh + 1 + a) % kh)  # (W + pad, B, F)
             for b in range(kw):
                 columns = row[b:b + sw * (w_out - 1) + 1:sw]  # (W', B, F)
-                total = total + tf.einsum("wbf,fo->wbo", columns, self.kernel[a, b])
+                total = total + tf.einsum("wbf,fo->wbo", columns, taps[a][b])
         return total
 
     def compute_output_shape(self, input_shape):

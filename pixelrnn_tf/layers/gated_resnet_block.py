@@ -139,11 +139,13 @@ class GatedResNetBlock(keras.layers.Layer):
         if self.kernel_size == (1, 1):
             return ()  # pointwise: nothing earlier is read
         # Plus each convolution's contribution of the rows above (step_begin_row), per column
-        # (W, B, filters): zeros for row 0 (above the image).
+        # (W, B, filters): zeros for row 0 (above the image); and each convolution's kernel
+        # taps, sliced here, outside the sampling loops (see DownShiftedConv2D.step_taps).
         return (self.conv_1.step_cache(batch, width, f_in, dtype),
                 self.conv_2.step_cache(batch, width, f_in, dtype),
                 tf.zeros([width, batch, self.conv_1.filters], dtype),
-                tf.zeros([width, batch, self.conv_2.filters], dtype))
+                tf.zeros([width, batch, self.conv_2.filters], dtype),
+                self.conv_1.step_taps(), self.conv_2.step_taps())
 
     def step_begin_row(self, cache, i):
         """The cache of a "down_right_shifted" block at the start of row i (before its pixel
@@ -151,9 +153,9 @@ class GatedResNetBlock(keras.layers.Layer):
         convolutions, for the whole row at once; the pixel steps then read their own row."""
         if self.conv_type == "down_shifted" or self.kernel_size == (1, 1):
             return cache
-        cache_1, cache_2, _, _ = cache
-        return (cache_1, cache_2, self.conv_1.step_above(cache_1, i),
-                self.conv_2.step_above(cache_2, i))
+        cache_1, cache_2, _, _, taps_1, taps_2 = cache
+        return (cache_1, cache_2, self.conv_1.step_above(cache_1, i, taps_1),
+                self.conv_2.step_above(cache_2, i, taps_2), taps_1, taps_2)
 
     def _aux(self, aux, equation):
         if (aux is None) != (self.aux_kernel is None):
@@ -185,16 +187,16 @@ class GatedResNetBlock(keras.layers.Layer):
         if pointwise:
             c1 = tf.matmul(x_in, self.conv_1.kernel[0, 0]) + self.conv_1.bias
         else:
-            above_1, above_2 = cache[2:]
+            _, _, above_1, above_2, taps_1, taps_2 = cache
             cache_1 = self.conv_1.step_write(cache[0], i, j, x_in)
-            c1 = self.conv_1.step_window(cache_1, i, j, above_1)
+            c1 = self.conv_1.step_window(cache_1, i, j, above_1, taps_1)
         c1 = nonlinearity(c1 + self._aux(aux, "ba,af->bf"))  # (B, F')
         if pointwise:
             c2 = tf.matmul(c1, self.conv_2.kernel[0, 0]) + self.conv_2.bias
         else:
             cache_2 = self.conv_2.step_write(cache[1], i, j, c1)
-            c2 = self.conv_2.step_window(cache_2, i, j, above_2)
-            cache = (cache_1, cache_2, above_1, above_2)
+            c2 = self.conv_2.step_window(cache_2, i, j, above_2, taps_2)
+            cache = (cache_1, cache_2, above_1, above_2, taps_1, taps_2)
         return cache, x + self._gate(c2, conditioning)
 
     def compute_output_shape(self, input_shape):
