@@ -192,11 +192,19 @@ def test_network_step_equals_call(block, channels, conditional):
     weights = net.step_group_weights()
     k = net.INPUT_KERNEL // 2
     padded = tf.pad(x, [[0, 0], [k, k], [k, k], [0, 0]])
+    identity = lambda t: t  # noqa: E731 (x is already scaled)
     for i in range(h):
         if i > 0:
             caches = net.step_begin_row(caches, grid, tf.constant(i))
         for j in range(w):
-            past = net.step_past(caches, grid, padded, tf.constant(i), tf.constant(j), biases)
+            patch = net.step_patch(x, tf.constant(i), tf.constant(j), identity)
+            np.testing.assert_array_equal(patch, padded[:, i:i + 2 * k + 1, j:j + 2 * k + 1])
+            if i % 2 == 0 and j % 2 == 0:  # the strided view of the Multi-Scale small stage
+                view = tf.pad(x[:, ::2, ::2], [[0, 0], [k, k], [k, k], [0, 0]])
+                np.testing.assert_array_equal(
+                    net.step_patch(x, tf.constant(i // 2), tf.constant(j // 2), identity, 2),
+                    view[:, i // 2:i // 2 + 2 * k + 1, j // 2:j // 2 + 2 * k + 1])
+            past = net.step_past(caches, grid, patch, tf.constant(i), tf.constant(j), biases)
             logits, values = net.step_at(past, x[:, i, j])
             np.testing.assert_allclose(logits, expected[:, i, j], **TOL)
             # A channel at a time, as the sampler draws, with the channels not drawn yet

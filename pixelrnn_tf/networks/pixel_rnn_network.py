@@ -123,21 +123,36 @@ class PixelRNNNetwork(keras.layers.Layer):
         """Per-block bias maps of a (B, H, W, F) conditioning map, computed once."""
         return [blk.step_conditioning(conditioning) for blk in self.blocks]
 
-    def step_past(self, caches, grid, padded, i, j, conditioning=None):
-        """What earlier positions contribute at (i, j), per layer. `padded`: the scaled image
-        padded by INPUT_KERNEL // 2 on both sides of H and W; `conditioning`: the output of
-        `step_conditioning`, or None. The past does not change while the channels of (i, j)
-        are drawn: compute it once per pixel."""
-        p, k = i * grid.w + j, self.INPUT_KERNEL
-        # tf.slice, not padded[:, i:i + k, j:j + k]: under XLA, inside the sampling loop, that
-        # strided slice of a loop index gave wrong patches (a dynamic-size slice; every
-        # logit off), where a slice of static size k compiles to an exact dynamic-slice.
-        patch = tf.slice(padded, [0, i, j, 0], [-1, k, k, -1])  # (B, k, k, C)
+    def step_past(self, caches, grid, patch, i, j, conditioning=None):
+        """What earlier positions contribute at (i, j), per layer. `patch`: the first layer's
+        (B, k, k, C) input around (i, j), k = INPUT_KERNEL (the scaled image, zeros outside
+        it: `step_patch`); `conditioning`: the output of `step_conditioning`, or None. The
+        past does not change while the channels of (i, j) are drawn: compute it once per
+        pixel."""
+        p = i * grid.w + j
         past = [self.input_conv.step_past_from_patch(patch)]
         for n, (blk, cache) in enumerate(zip(self.blocks, caches)):
             cond = None if conditioning is None else conditioning[n][:, i, j]
             past.append(blk.step_past(cache, grid, p, cond))
         return past
+
+    def step_patch(self, images, i, j, scale, stride=1):
+        """The (B, k, k, C) patch of `step_past` around (i, j) of `images[:, ::stride,
+        ::stride]` (images (B, H, W, C)), each value through `scale` and zeros outside the
+        image (the padding of `call`). Gathered rows and columns (clipped, then zeroed
+        outside): not a pad (nor a strided view) of the whole image at every pixel (a copy
+        of the batch), nor a slice of a padded image with loop-index bounds (under XLA,
+        inside the sampling loop, `padded[:, i:i + k]` compiled to a slice of dynamic size:
+        every logit off)."""
+        k = self.INPUT_KERNEL
+        h, w = [-(-tf.shape(images)[n] // stride) for n in (1, 2)]  # the strided view's
+        rows, cols = i - k // 2 + tf.range(k), j - k // 2 + tf.range(k)
+        patch = tf.gather(images, tf.clip_by_value(rows, 0, h - 1) * stride,
+                          axis=1)  # (B, k, W, C)
+        patch = scale(tf.gather(patch, tf.clip_by_value(cols, 0, w - 1) * stride, axis=2))
+        inside = (((rows >= 0) & (rows < h))[:, None]
+                  & ((cols >= 0) & (cols < w))[None, :])  # (k, k)
+        return tf.where(inside[None, :, :, None], patch, tf.zeros_like(patch))
 
     def step_at(self, past, pixel):
         """Logits (B, C, L) at the position given its (scaled) pixel (B, C), and per block the

@@ -53,10 +53,6 @@ class NetworkStage:
         self.conditioning_map = conditioning_map
         self.grid = Grid(-(-h // stride), -(-w // stride), network.step_rows())
         self.pixels = raster_pixels(h, w, stride)
-        self.pad = network.INPUT_KERNEL // 2
-
-    def _view(self, images):
-        return images if self.stride == 1 else images[:, ::self.stride, ::self.stride]
 
     def initial_state(self, images, known_mask):
         caches = self.network.step_cache(self.grid, tf.shape(images)[0],
@@ -96,9 +92,8 @@ class NetworkStage:
     def begin_pixel(self, state, images, t, i, j):
         caches, biases = state
         a, b = t // self.grid.w, t % self.grid.w  # grid coordinates
-        p = self.pad
-        padded = tf.pad(self.scale(self._view(images)), [[0, 0], [p, p], [p, p], [0, 0]])
-        past = self.network.step_past(caches, self.grid, padded, a, b, biases or None)
+        patch = self.network.step_patch(images, a, b, self.scale, self.stride)
+        past = self.network.step_past(caches, self.grid, patch, a, b, biases or None)
         return (caches, biases), (past, ())
 
     def channel_logits(self, pixel_state, images, i, j, channel):
