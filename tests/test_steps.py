@@ -189,7 +189,7 @@ def test_network_step_equals_call(block, channels, conditional):
     assert grid.rows < h
     caches = net.step_cache(grid, b, tf.float32)
     biases = None if cond is None else net.step_conditioning(cond)
-    weights = net.step_group_weights()
+    weights = net.step_weights()
     k = net.INPUT_KERNEL // 2
     padded = tf.pad(x, [[0, 0], [k, k], [k, k], [0, 0]])
     identity = lambda t: t  # noqa: E731 (x is already scaled)
@@ -204,7 +204,8 @@ def test_network_step_equals_call(block, channels, conditional):
                 np.testing.assert_array_equal(
                     net.step_patch(x, tf.constant(i // 2), tf.constant(j // 2), identity, 2),
                     view[:, i // 2:i // 2 + 2 * k + 1, j // 2:j // 2 + 2 * k + 1])
-            past = net.step_past(caches, grid, patch, tf.constant(i), tf.constant(j), biases)
+            past = net.step_past(caches, grid, patch, tf.constant(i), tf.constant(j), biases,
+                                 weights)
             logits, values = net.step_at(past, x[:, i, j])
             np.testing.assert_allclose(logits, expected[:, i, j], **TOL)
             # A channel at a time, as the sampler draws, with the channels not drawn yet

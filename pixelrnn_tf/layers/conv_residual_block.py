@@ -70,10 +70,12 @@ class ConvResidualBlock(keras.layers.Layer):
         """The (B, H, W, h) bias map of a conditioning map, computed once per image."""
         return self.conditioning_conv(conditioning)
 
-    def step_past(self, cache, grid, p, conditioning=None):
-        """What the earlier pixels contribute at position p: (B, h)."""
+    def step_past(self, cache, grid, p, conditioning=None, weights=None):
+        """What the earlier pixels contribute at position p: (B, h). weights:
+        `step_weights()`, computed outside the sampling loop."""
         index = grid.table(past_taps((self.kernel_size, self.kernel_size)))[p]
-        past = self.conv.step_past(cache[0], index)
+        past = self.conv.step_past(cache[0], index,
+                                   None if weights is None else weights[3])
         return past if conditioning is None else past + conditioning
 
     def step_at(self, past, x):
@@ -83,14 +85,16 @@ class ConvResidualBlock(keras.layers.Layer):
                                self.expand.output_groups())
 
     # A colour group at a time (the sampler's per-channel steps; see masking.py).
-    def step_group_weights(self):
+    def step_weights(self):
+        """The step's weights, sliced once per sampling run, outside the loop: per-group
+        centre taps of the three convolutions, and the k x k convolution's past taps."""
         return [self.reduce.step_group_weights(), self.conv.step_group_weights(),
-                self.expand.step_group_weights()]
+                self.expand.step_group_weights(), self.conv.step_past_weights()]
 
     def step_group(self, past, weights, x, g, carry):
         """Group g's piece of the block's output at the pixel from the input's pieces
         x[:g + 1] and `carry`, what groups < g left here (() at g = 0): (piece, carry)."""
-        w_reduce, w_conv, w_expand = weights
+        w_reduce, w_conv, w_expand, _ = weights
         reduced, mids = carry or ([], [])
         r = tf.nn.relu(self.reduce.step_group(w_reduce, [tf.nn.relu(p) for p in x[:g + 1]],
                                               g))  # what the conv reads

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
-from pixelrnn_tf.layers.masking import group_index, join_groups, step_all_groups, take_group
+from pixelrnn_tf.layers.masking import (conditioning_map, group_index, group_major, join_groups,
+                                        step_all_groups, take_group)
 from pixelrnn_tf.layers.row_lstm import lstm_gates
 from pixelrnn_tf.layers.skew import SkewIndex, skew_columns, unskew_columns
 
@@ -115,17 +116,34 @@ class DiagonalBiLSTM(keras.layers.Layer):
                                     (tf.constant(grid.w - 1), zeros, zeros, hr))
         return [hl, cl, zr, hr]
 
-    def step_conditioning(self, conditioning):
-        """The (B, H, W, 8h) bias map of a conditioning map, computed once per image."""
-        return self.conditioning_conv(conditioning)
+    # The pixel step keeps the gate pre-activations group-major (`masking.group_major`): a
+    # colour group's pieces of the 8 input-to-state blocks (left-to-right [o, f, i, g], then
+    # right-to-left) and of the 4 state-to-state blocks are slices.
+    def _input_order(self):
+        return group_major(self.input_to_state.output_groups())
 
-    def step_past(self, cache, grid, p, conditioning=None):
+    def _state_order(self):
+        return group_major(group_index(4 * self.units, self.num_groups, 4))
+
+    def step_conditioning(self, conditioning):
+        """The (B, H, W, 8h) bias map of a conditioning map (group-major), computed once
+        per image. The 1 x 1 kernel's columns are reordered, not the map (a gather along the
+        features of a batch-256 map took seconds under XLA)."""
+        return conditioning_map(self.conditioning_conv, conditioning, self._input_order()[0])
+
+    def step_weights(self):
+        """The step's weights, sliced and ordered once per sampling run, outside the loop:
+        (input-to-state bias, left-to-right state-to-state kernel, per-group centre taps)."""
+        return (tf.gather(self.input_to_state.bias, self._input_order()[0]),
+                tf.gather(self.state_to_state_kernel[0], self._state_order()[0], axis=-1),
+                self.input_to_state.step_group_weights())
+
+    def step_past(self, cache, grid, p, conditioning=None, weights=None):
+        bias, state_kernel, _ = self.step_weights() if weights is None else weights
         hl, cl, _, hr = cache
         up = grid.table([(-1, 0)])[p][0]  # the zero slot in row 0
         left = grid.table([(0, -1)])[p][0]
-        z_ss = tf.matmul(tf.concat([hl.read(up), hl.read(left)], -1),
-                         self.state_to_state_kernel[0])  # (B, 4h)
-        bias = self.input_to_state.bias
+        z_ss = tf.matmul(tf.concat([hl.read(up), hl.read(left)], -1), state_kernel)  # (B, 4h)
         if conditioning is not None:
             bias = bias + conditioning
         # The right-to-left map of row i - 1, computed in step_begin_row, shifted down.
@@ -138,21 +156,17 @@ class DiagonalBiLSTM(keras.layers.Layer):
                                group_index(self.units, self.num_groups))
 
     # A colour group at a time (the sampler's per-channel steps; see masking.py).
-    def step_group_weights(self):
-        return self.input_to_state.step_group_weights()
-
     def step_group(self, past, weights, x, g, carry):
         """Group g's piece of the output from the input's pieces x[:g + 1] and `carry`
         (groups < g at this pixel; () at g = 0): (piece, carry)."""
         z_ss, bias, c_left, h_right = past
         hs, cs, zrs = carry or ([], [], [])
         units = group_index(self.units, self.num_groups)[g]
-        gates = group_index(4 * self.units, self.num_groups, 4)[g]
+        (a, b), (s0, s1) = self._input_order()[1][g], self._state_order()[1][g]
         # Group g's piece of the 8 gate blocks: left-to-right [o, f, i, g], then right-to-left.
-        z = (take_group(bias, self.input_to_state.output_groups()[g])
-             + self.input_to_state.step_group(weights, x, g, bias=False))  # (B, 8|g|)
+        z = bias[..., a:b] + self.input_to_state.step_group(weights[2], x, g, bias=False)
         n = 4 * len(units)
-        h, c = lstm_gates(z[:, :n] + take_group(z_ss, gates), take_group(c_left, units))
+        h, c = lstm_gates(z[:, :n] + z_ss[:, s0:s1], take_group(c_left, units))
         return h + take_group(h_right, units), (hs + [h], cs + [c], zrs + [z[:, n:]])
 
     def step_values(self, carry, x):

@@ -88,16 +88,27 @@ class MaskedConv2D(keras.layers.Layer):
         kernel = self.masked_kernel()
         return tf.matmul(x, kernel[kernel.shape[0] // 2, kernel.shape[1] // 2])
 
-    def step_past(self, cache, index):
-        """The taps before the centre (raster order) plus the bias, reading this layer's
-        inputs at earlier pixels from `cache` at the slots `index` (one per tap of
-        `position_cache.past_taps(kernel_size)`, e.g. `Grid.table(...)[p]`): (B, filters)."""
+    def step_past_weights(self, order=None):
+        """The taps before the centre (raster order, `position_cache.past_taps`) stacked
+        (taps, F, filters), and the bias, with the output features in `order` (default: as
+        they are). Compute once per sampling run, outside the loop: under XLA a kernel slice
+        inside the loop is a copy of the weights at every step."""
         kernel = self.masked_kernel()
         ch, cw = kernel.shape[0] // 2, kernel.shape[1] // 2
-        taps = past_taps(tuple(kernel.shape[:2]))
-        past = cache.gather(index)  # (taps, B, F)
-        k = tf.stack([kernel[ch + di, cw + dj] for di, dj in taps])  # (taps, F, filters)
-        return tf.einsum("tbf,tfg->bg", past, k) + self.bias
+        k = tf.stack([kernel[ch + di, cw + dj]
+                      for di, dj in past_taps(tuple(kernel.shape[:2]))])  # (taps, F, filters)
+        bias = self.bias if self.use_bias else tf.zeros([self.filters], k.dtype)
+        if order is not None:
+            k, bias = tf.gather(k, order, axis=-1), tf.gather(bias, order)
+        return k, bias
+
+    def step_past(self, cache, index, weights=None):
+        """The taps before the centre (raster order) plus the bias, reading this layer's
+        inputs at earlier pixels from `cache` at the slots `index` (one per tap of
+        `position_cache.past_taps(kernel_size)`, e.g. `Grid.table(...)[p]`): (B, filters).
+        weights: `step_past_weights(...)`, computed outside the sampling loop."""
+        k, bias = self.step_past_weights() if weights is None else weights
+        return tf.einsum("tbf,tfg->bg", cache.gather(index), k) + bias  # (taps, B, F) in
 
     def input_groups(self):
         """group_index of the layer's input features."""
@@ -132,13 +143,20 @@ class MaskedConv2D(keras.layers.Layer):
             pieces[0] if seen == 1 else tf.concat(pieces[:seen], -1), k)
         return y + b if bias and b is not None else y
 
-    def step_past_from_patch(self, patch):
-        """Every tap but the centre, plus the bias, from the (B, kh, kw, F) input patch
-        around the pixel (the first layer reads the image itself, not a cache)."""
+    def step_patch_weights(self):
+        """The kernel with its centre tap zeroed, and the bias, for `step_past_from_patch`:
+        compute once per sampling run, outside the loop."""
         kernel = self.masked_kernel()
         not_centre = np.ones(kernel.shape[:2] + (1, 1), kernel.dtype.as_numpy_dtype)
         not_centre[kernel.shape[0] // 2, kernel.shape[1] // 2] = 0.0
-        return tf.einsum("bhwc,hwcf->bf", patch, kernel * not_centre) + self.bias
+        return kernel * not_centre, self.bias
+
+    def step_past_from_patch(self, patch, weights=None):
+        """Every tap but the centre, plus the bias, from the (B, kh, kw, F) input patch
+        around the pixel (the first layer reads the image itself, not a cache). weights:
+        `step_patch_weights()`, computed outside the sampling loop."""
+        kernel, bias = self.step_patch_weights() if weights is None else weights
+        return tf.einsum("bhwc,hwcf->bf", patch, kernel) + bias
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)

@@ -84,12 +84,32 @@ def join_groups(pieces, indices):
     return tf.gather(y, np.argsort(order).astype(np.int32), axis=-1)
 
 
+def group_major(indices):
+    """The feature order that puts the group pieces `indices` (from group_index) one after
+    another, and each piece's (start, stop) in it. A step that keeps block-interleaved
+    features (the LSTM gates) in this order takes a group's piece with a slice: take_group
+    on them is a gather along the features, which at batch 256 cost the Multi-Scale network's
+    pixel step more than its state-to-state matmuls."""
+    ends = np.cumsum([len(index) for index in indices])
+    return (np.concatenate(indices).astype(np.int32),
+            [(int(e) - len(index), int(e)) for e, index in zip(ends, indices)])
+
+
+def conditioning_map(conv, conditioning, order):
+    """`conv(conditioning)` (a 1 x 1 keras Conv2D with bias) with its output features in
+    `order`, by reordering the kernel's columns rather than the (B, H, W, F) map."""
+    dtype = conv.compute_dtype  # as the layer's call: autocast under a mixed policy
+    kernel = tf.gather(tf.cast(conv.kernel, dtype), order, axis=-1)
+    return (tf.nn.conv2d(tf.cast(conditioning, dtype), kernel, 1, "VALID")
+            + tf.gather(tf.cast(conv.bias, dtype), order))
+
+
 def step_all_groups(layer, past, x, in_index, out_index):
     """A block's `step_at` from its per-group step: every group of the input x (B, F) at
-    once. Returns (output (B, F'), values to cache). The layer has step_group_weights(),
-    step_group(past, weights, pieces, g, carry) -> (piece, carry) and step_values(carry,
-    pieces)."""
-    weights = layer.step_group_weights()
+    once. Returns (output (B, F'), values to cache). The layer has step_weights(),
+    step_past(..., weights=) (which made `past`), step_group(past, weights, pieces, g,
+    carry) -> (piece, carry) and step_values(carry, pieces)."""
+    weights = layer.step_weights()
     pieces = [take_group(x, index) for index in in_index]
     carry, outputs = (), []
     for g in range(len(in_index)):

@@ -65,16 +65,17 @@ class RecurrentResidualBlock(keras.layers.Layer):
     def step_conditioning(self, conditioning):
         return self.lstm.step_conditioning(conditioning)
 
-    def step_past(self, cache, grid, p, conditioning=None):
-        return self.lstm.step_past(cache, grid, p, conditioning)
+    def step_past(self, cache, grid, p, conditioning=None, weights=None):
+        return self.lstm.step_past(cache, grid, p, conditioning,
+                                   None if weights is None else weights[0])
 
     def step_at(self, past, x):
         return step_all_groups(self, past, x, self.lstm.input_to_state.input_groups(),
                                self.expand.output_groups())
 
     # A colour group at a time (the sampler's per-channel steps; see masking.py).
-    def step_group_weights(self):
-        return [self.lstm.step_group_weights(), self.expand.step_group_weights()]
+    def step_weights(self):
+        return [self.lstm.step_weights(), self.expand.step_group_weights()]
 
     def step_group(self, past, weights, x, g, carry):
         w_lstm, w_expand = weights

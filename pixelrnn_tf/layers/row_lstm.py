@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
-from pixelrnn_tf.layers.masking import group_index, join_groups, step_all_groups, take_group
+from pixelrnn_tf.layers.masking import (conditioning_map, group_index, group_major, join_groups,
+                                        step_all_groups, take_group)
 
 
 def lstm_gates(z, c_prev):
@@ -100,7 +101,12 @@ class RowLSTM(keras.layers.Layer):
     # -- One position (incremental sampling); tested against call() in tests/test_steps.py.
     # Caches: the layer's input (for the masked 1 x k input-to-state taps to the left), and
     # the hidden / cell state of every pixel, so the state-to-state 1 x k convolution of
-    # row i - 1 is a gather of k cached vectors; row -1 is the learned initial state.
+    # row i - 1 is a gather of k cached vectors; row -1 is the learned initial state. The
+    # step keeps the 4h gate pre-activations group-major (`masking.group_major`): a colour
+    # group's [o, f, i, g] pieces are a slice.
+    def _gate_order(self):
+        return group_major(self.input_to_state.output_groups())
+
     def step_cache(self, grid, batch, dtype):
         return [grid.new_cache(batch, self.input_to_state.kernel.shape[-2], dtype),
                 grid.new_cache(batch, self.units, dtype, self.initial_h),
@@ -110,19 +116,30 @@ class RowLSTM(keras.layers.Layer):
         return cache
 
     def step_conditioning(self, conditioning):
-        """The (B, H, W, 4h) bias map of a conditioning map, computed once per image."""
-        return self.conditioning_conv(conditioning)
+        """The (B, H, W, 4h) bias map of a conditioning map (group-major), computed once
+        per image. The 1 x 1 kernel's columns are reordered, not the map (a gather along the
+        features of a batch-256 map took seconds under XLA)."""
+        return conditioning_map(self.conditioning_conv, conditioning, self._gate_order()[0])
 
-    def step_past(self, cache, grid, p, conditioning=None):
+    def step_weights(self):
+        """The step's weights, sliced and ordered once per sampling run, outside the loop:
+        (input-to-state past taps and bias, state-to-state kernel, per-group centre taps)."""
+        order = self._gate_order()[0]
+        return (self.input_to_state.step_past_weights(order),
+                tf.gather(tf.convert_to_tensor(self.state_to_state_kernel), order, axis=-1),
+                self.input_to_state.step_group_weights())
+
+    def step_past(self, cache, grid, p, conditioning=None, weights=None):
         """What the earlier pixels contribute at position p: the (B, 4h) pre-activations but
-        the current pixel's input tap, and the cell state above."""
+        the current pixel's input tap (group-major), and the cell state above."""
+        past_weights, state_kernel, _ = self.step_weights() if weights is None else weights
         a_cache, h_cache, c_cache = cache
         half = self.kernel_size // 2
         left = grid.table([(0, d) for d in range(-half, 0)])[p]
         above = grid.table([(-1, d) for d in range(-half, half + 1)], outside=grid.init)[p]
         cell = grid.table([(-1, 0)], outside=grid.init)[p][0]
-        z = self.input_to_state.step_past(a_cache, left)  # (B, 4h)
-        z += tf.einsum("kbh,khg->bg", h_cache.gather(above), self.state_to_state_kernel)
+        z = self.input_to_state.step_past(a_cache, left, past_weights)  # (B, 4h)
+        z += tf.einsum("kbh,khg->bg", h_cache.gather(above), state_kernel)
         if conditioning is not None:
             z += conditioning
         return z, c_cache.read(cell)
@@ -134,16 +151,14 @@ class RowLSTM(keras.layers.Layer):
                                group_index(self.units, self.num_groups))
 
     # A colour group at a time (the sampler's per-channel steps; see masking.py).
-    def step_group_weights(self):
-        return self.input_to_state.step_group_weights()
-
     def step_group(self, past, weights, x, g, carry):
         """Group g's piece of the hidden state from the input's pieces x[:g + 1] and
         `carry` (groups < g at this pixel; () at g = 0): (piece, carry)."""
         z, c_prev = past
         hs, cs = carry or ([], [])
-        z = (take_group(z, self.input_to_state.output_groups()[g])
-             + self.input_to_state.step_group(weights, x, g, bias=False))  # (B, 4|g|)
+        a, b = self._gate_order()[1][g]
+        z = z[:, a:b] + self.input_to_state.step_group(weights[2], x, g,
+                                                       bias=False)  # (B, 4|g|)
         h, c = lstm_gates(z, take_group(c_prev, group_index(self.units, self.num_groups)[g]))
         return h, (hs + [h], cs + [c])
 

@@ -123,17 +123,18 @@ class PixelRNNNetwork(keras.layers.Layer):
         """Per-block bias maps of a (B, H, W, F) conditioning map, computed once."""
         return [blk.step_conditioning(conditioning) for blk in self.blocks]
 
-    def step_past(self, caches, grid, patch, i, j, conditioning=None):
+    def step_past(self, caches, grid, patch, i, j, conditioning=None, weights=None):
         """What earlier positions contribute at (i, j), per layer. `patch`: the first layer's
         (B, k, k, C) input around (i, j), k = INPUT_KERNEL (the scaled image, zeros outside
-        it: `step_patch`); `conditioning`: the output of `step_conditioning`, or None. The
-        past does not change while the channels of (i, j) are drawn: compute it once per
-        pixel."""
+        it: `step_patch`); `conditioning`: the output of `step_conditioning`, or None;
+        `weights`: `step_weights()`, computed outside the sampling loop. The past does not
+        change while the channels of (i, j) are drawn: compute it once per pixel."""
+        weights = self.step_weights() if weights is None else weights
         p = i * grid.w + j
-        past = [self.input_conv.step_past_from_patch(patch)]
+        past = [self.input_conv.step_past_from_patch(patch, weights["input"][1])]
         for n, (blk, cache) in enumerate(zip(self.blocks, caches)):
             cond = None if conditioning is None else conditioning[n][:, i, j]
-            past.append(blk.step_past(cache, grid, p, cond))
+            past.append(blk.step_past(cache, grid, p, cond, weights["blocks"][n]))
         return past
 
     def step_patch(self, images, i, j, scale, stride=1):
@@ -157,7 +158,7 @@ class PixelRNNNetwork(keras.layers.Layer):
     def step_at(self, past, pixel):
         """Logits (B, C, L) at the position given its (scaled) pixel (B, C), and per block the
         values to cache there. Channel c's logits do not read channels >= c of `pixel`."""
-        weights, carry, logits = self.step_group_weights(), (), []
+        weights, carry, logits = self.step_weights(), (), []
         for g in range(self.num_channels):
             channel_logits, carry = self.step_channel(past, weights, pixel, g, carry)
             logits.append(channel_logits)
@@ -166,12 +167,16 @@ class PixelRNNNetwork(keras.layers.Layer):
     # A channel at a time, which is how a sampler draws: channel g's logits need, at every
     # layer, only colour group g at the current pixel (groups < g were computed for the
     # earlier channels), so the current pixel's work is done once per pixel, not C times.
-    def step_group_weights(self):
-        """Every layer's per-group centre weights: compute once, outside the sampling loop."""
-        return ([self.input_conv.step_group_weights()]
-                + [blk.step_group_weights() for blk in self.blocks]
-                + [self.output_conv_1.step_group_weights(),
-                   self.output_conv_2.step_group_weights()])
+    def step_weights(self):
+        """Every layer's step weights (kernel taps sliced, masked and ordered as the steps
+        read them): compute once per sampling run, outside the loop. Under XLA a slice of a
+        kernel inside the loop is a copy of it at every step, and a gather of block-
+        interleaved gate features per colour group cost more than the matmuls at batch 256."""
+        return {"input": (self.input_conv.step_group_weights(),
+                          self.input_conv.step_patch_weights()),
+                "blocks": [blk.step_weights() for blk in self.blocks],
+                "output": (self.output_conv_1.step_group_weights(),
+                           self.output_conv_2.step_group_weights())}
 
     def step_channel(self, past, weights, pixel, g, carry):
         """Logits (B, L) of channel g at the position from its (scaled) pixel (B, C) (only
@@ -182,17 +187,19 @@ class PixelRNNNetwork(keras.layers.Layer):
         outs, blk_carry = [list(o) for o in outs], list(blk_carry)
         channels = [pixel[:, k:k + 1] for k in range(self.num_channels)]
         x = (take_group(past[0], self.input_conv.output_groups()[g])
-             + self.input_conv.step_group(weights[0], channels, g, bias=False))  # (B, |g|)
+             + self.input_conv.step_group(weights["input"][0], channels, g,
+                                          bias=False))  # (B, |g|)
         outs[0].append(x)
         for layer, blk in enumerate(self.blocks):
-            y, blk_carry[layer] = blk.step_group(past[layer + 1], weights[layer + 1],
+            y, blk_carry[layer] = blk.step_group(past[layer + 1], weights["blocks"][layer],
                                                  outs[layer], g, blk_carry[layer])
             outs[layer + 1].append(y)
         # Group g of the skip concatenation: every block's group g, block-major.
         top = tf.concat([o[g] for o in outs[1:]], -1) if self.skip else outs[n][g]
         tops = tops + [tf.nn.relu(top)]
-        mids = mids + [tf.nn.relu(self.output_conv_1.step_group(weights[-2], tops, g))]
-        logits = self.output_conv_2.step_group(weights[-1], mids, g)  # (B, L)
+        w_out_1, w_out_2 = weights["output"]
+        mids = mids + [tf.nn.relu(self.output_conv_1.step_group(w_out_1, tops, g))]
+        logits = self.output_conv_2.step_group(w_out_2, mids, g)  # (B, L)
         return tf.cast(logits, tf.float32), (outs, blk_carry, tops, mids)
 
     def step_values(self, carry):

@@ -59,18 +59,17 @@ class NetworkStage:
                                          self.network.compute_dtype)
         biases = (self.network.step_conditioning(self.conditioning_map(images))
                   if self.conditioning_map is not None else [])
-        self._weights = []  # (graph, weights): see _group_weights
-        self._group_weights()
+        self._weights = []  # (graph, weights): see _step_weights
+        self._step_weights()
         return caches, biases
 
-    def _group_weights(self):
-        """The network's per-group centre weights, computed once per traced function (before
-        the loop: the loop body captures them) and reused by the graphs nested in it. The
-        codec calls initial_state and the pixel steps in separate functions: each computes
-        its own."""
+    def _step_weights(self):
+        """The network's step weights, computed once per traced function (before the loop:
+        the loop body captures them) and reused by the graphs nested in it. The codec calls
+        initial_state and the pixel steps in separate functions: each computes its own."""
         graph = tf.compat.v1.get_default_graph()
         if tf.executing_eagerly():
-            return self.network.step_group_weights()
+            return self.network.step_weights()
         enclosing, g = set(), graph
         while g is not None:
             enclosing.add(g)
@@ -78,7 +77,7 @@ class NetworkStage:
         for owner, weights in getattr(self, "_weights", []):
             if owner in enclosing:
                 return weights
-        weights = self.network.step_group_weights()
+        weights = self.network.step_weights()
         self._weights = getattr(self, "_weights", []) + [(graph, weights)]
         return weights
 
@@ -93,13 +92,14 @@ class NetworkStage:
         caches, biases = state
         a, b = t // self.grid.w, t % self.grid.w  # grid coordinates
         patch = self.network.step_patch(images, a, b, self.scale, self.stride)
-        past = self.network.step_past(caches, self.grid, patch, a, b, biases or None)
+        past = self.network.step_past(caches, self.grid, patch, a, b, biases or None,
+                                      self._step_weights())
         return (caches, biases), (past, ())
 
     def channel_logits(self, pixel_state, images, i, j, channel):
         # One colour group per channel: the earlier channels' groups are in the carry.
         past, carry = pixel_state
-        logits, carry = self.network.step_channel(past, self._group_weights(),
+        logits, carry = self.network.step_channel(past, self._step_weights(),
                                                   self.scale(images[:, i, j]), channel, carry)
         return logits, (past, carry)
 
