@@ -96,6 +96,43 @@ def test_update_if_is_a_cond_in_and_out_of_xla():
         assert int(three) == 3
 
 
+@pytest.mark.parametrize("levels", [2, 5, 7, 256])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_inverse_cdf_picks_the_level_whose_interval_holds_u(levels, jit_compile):
+    """The two-level search gives numpy's float64 inverse CDF, but for u within float32
+    rounding of an interval's end; levels of zero probability (exp underflows) are never
+    drawn, not even at u = 0 or the largest u below 1."""
+    rng = np.random.default_rng(levels)
+    logits = rng.normal(0, 3, (64, levels)).astype(np.float32)
+    logits[::4, 0] = -1e4  # zero probability: first level, ...
+    logits[1::4, -1] = -1e4  # ... last level
+    if levels > 2:
+        logits[2::4, levels // 2] = -1e4  # ... a middle one
+    u = rng.random(64).astype(np.float32)
+    u[:2], u[2:4] = 0.0, np.nextafter(np.float32(1), np.float32(0))
+    got = tf.function(sampling.inverse_cdf, jit_compile=jit_compile)(
+        tf.constant(logits), tf.constant(u)).numpy()
+    p = np.exp(logits.astype(np.float64) - logits.max(-1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(-1, keepdims=True), -1)
+    want = np.minimum((cdf <= u[:, None].astype(np.float64)).sum(-1), levels - 1)
+    near_an_end = np.abs(cdf - u[:, None]).min(-1) < 1e-5
+    assert not near_an_end[4:].all()
+    np.testing.assert_array_equal(got[~near_an_end], want[~near_an_end])
+    assert (logits[np.arange(64), got] > -1e3).all(), "a zero-probability level was drawn"
+
+
+def test_draw_follows_softmax():
+    """Over many keys, the draw's frequencies are softmax(logits) (within 5 sigma)."""
+    logits = tf.constant([[2.0, 0.0, -1.0, 1.0, -3.0]])
+    n = 20000
+    draws = tf.map_fn(lambda k: sampling.inverse_cdf(
+        logits, sampling.uniform_noise(tf.constant(3, tf.int64), k, 1))[0],
+        tf.range(n), fn_output_signature=tf.int32).numpy()
+    p = tf.nn.softmax(logits)[0].numpy()
+    freq = np.bincount(draws, minlength=5) / n
+    np.testing.assert_array_less(np.abs(freq - p), 5 * np.sqrt(p * (1 - p) / n) + 1e-9)
+
+
 def test_sampling_is_a_function_of_the_seed():
     model = build_tiny("row_lstm", (3, 3, 1), 4)
     a, b = sampling.sample(model, 8, seed=1), sampling.sample(model, 8, seed=1)
