@@ -112,6 +112,10 @@ def test_inverse_cdf_picks_the_level_whose_interval_holds_u(levels, jit_compile)
     u[:2], u[2:4] = 0.0, np.nextafter(np.float32(1), np.float32(0))
     got = tf.function(sampling.inverse_cdf, jit_compile=jit_compile)(
         tf.constant(logits), tf.constant(u)).numpy()
+    # The same draws when the level count is known only at run time.
+    unknown = tf.function(sampling.inverse_cdf, input_signature=[
+        tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32)])
+    np.testing.assert_array_equal(unknown(tf.constant(logits), tf.constant(u)), got)
     p = np.exp(logits.astype(np.float64) - logits.max(-1, keepdims=True))
     cdf = np.cumsum(p / p.sum(-1, keepdims=True), -1)
     want = np.minimum((cdf <= u[:, None].astype(np.float64)).sum(-1), levels - 1)

@@ -28,12 +28,16 @@ def inverse_cdf(logits, u):
     is uniform. In two levels, blocks of about sqrt(L) levels and then the levels of one
     block: XLA compiles a cumulative sum over L as L^2 work (a reduce-window)."""
     levels = logits.shape[-1]
-    size = int(np.ceil(np.sqrt(levels)))  # levels per block
+    if levels is not None:
+        size = int(np.ceil(np.sqrt(levels)))  # levels per block
+    else:  # the same blocks from the run-time level count (signatures of unknown shape)
+        levels = tf.shape(logits)[-1]
+        size = tf.cast(tf.math.ceil(tf.sqrt(tf.cast(levels, tf.float64))), tf.int32)
     blocks = -(-levels // size)
     e = tf.exp(tf.cast(logits, tf.float32)
                - tf.reduce_max(tf.cast(logits, tf.float32), -1, keepdims=True))  # (B, L)
-    if blocks * size > levels:  # pad with zero-probability levels (never drawn)
-        e = tf.pad(e, [[0, 0], [0, blocks * size - levels]])
+    # Padded with zero-probability levels (never drawn) to whole blocks.
+    e = tf.pad(e, [[0, 0], [0, blocks * size - levels]])
     e = tf.reshape(e, [-1, blocks, size])  # (B, blocks, size)
     block_cdf = tf.cumsum(tf.reduce_sum(e, -1), -1)  # (B, blocks)
     t = u * block_cdf[:, -1]  # (B,): the draw on the unnormalized CDF
