@@ -108,7 +108,8 @@ class MaskedConv2D(keras.layers.Layer):
         `position_cache.past_taps(kernel_size)`, e.g. `Grid.table(...)[p]`): (B, filters).
         weights: `step_past_weights(...)`, computed outside the sampling loop."""
         k, bias = self.step_past_weights() if weights is None else weights
-        return tf.einsum("tbf,tfg->bg", cache.gather(index), k) + bias  # (taps, B, F) in
+        past = cache.gather(index)  # (taps, B, F)
+        return tf.einsum("tbf,tfg->bg", past, k) + bias
 
     def input_groups(self):
         """group_index of the layer's input features."""
