@@ -88,8 +88,8 @@ def group_major(indices):
     """The feature order that puts the group pieces `indices` (from group_index) one after
     another, and each piece's (start, stop) in it. A step that keeps block-interleaved
     features (the LSTM gates) in this order takes a group's piece with a slice: take_group
-    on them is a gather along the features, which at batch 256 cost the Multi-Scale network's
-    pixel step more than its state-to-state matmuls."""
+    on them is a gather along the features (4.6 of about 110 thread-seconds in a plain profile
+    of the Multi-Scale network's sampling at batch 256)."""
     ends = np.cumsum([len(index) for index in indices])
     return (np.concatenate(indices).astype(np.int32),
             [(int(e) - len(index), int(e)) for e, index in zip(ends, indices)])
