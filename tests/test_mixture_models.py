@@ -21,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 from pixelrnn_tf import sampling
+from pixelrnn_tf.sampling import driver
 from pixelrnn_tf.layers.causal_attention import CausalAttention
 from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 from pixelrnn_tf.layers.gated_resnet_block import GatedResNetBlock
@@ -180,32 +181,22 @@ def _conditioning(model, batch, rng):
 
 
 def _stepped_parameters(model, images, conditioning=None):
-    """The cached stage walked over `images` (teacher forcing): the mixture parameters it
-    computes at every pixel (B, H, W, P), in one graph."""
+    """The cached stage walked over `images` by the driver with every pixel known (teacher
+    forcing): the mixture parameters it computes at every pixel (B, H, W, P), in one graph."""
     stage = model.sampling_stages(model.check_conditioning(conditioning))[0]
     h, w, _ = model.image_shape
 
-    pixels = tf.constant(stage.pixels)
-
     @tf.function
     def walk(images):
-        # The driver's loop, with the images fixed and the parameters kept.
-        def body(t, state, out):
-            i, j = pixels[t, 0], pixels[t, 1]
-            if hasattr(stage, "begin_row"):  # raster pixels: a row begins at j = 0
-                state = tf.cond(j == 0, lambda: stage.begin_row(state, images, t, i),
-                                lambda: state)
-            state, pixel_state = stage.begin_pixel(state, images, t, i, j)
-            params = pixel_state[0] if isinstance(pixel_state, tuple) else pixel_state
-            return t + 1, stage.end_pixel(state, pixel_state, images, t, i, j), \
-                out.write(t, params)
+        known = tf.ones(tf.shape(images)[:3], tf.bool)
+        walked, params = driver.walk(
+            stage, model.image_shape, images, known, tf.constant(0, tf.int64),
+            probe=lambda pixel_state: pixel_state[0] if isinstance(pixel_state, tuple)
+            else pixel_state)  # (P, B, D)
+        tf.debugging.assert_equal(walked, images)
+        return tf.reshape(tf.transpose(params, [1, 0, 2]), [tf.shape(images)[0], h, w, -1])
 
-        state = stage.initial_state(images, tf.ones(tf.shape(images)[:3], tf.bool))
-        out = tf.TensorArray(tf.float32, size=h * w)
-        _, _, out = tf.while_loop(lambda t, *_: t < h * w, body, (tf.constant(0), state, out))
-        return tf.reshape(tf.transpose(out.stack(), [1, 0, 2]), [tf.shape(images)[0], h, w, -1])
-
-    return walk(images).numpy()
+    return walk(tf.constant(images, tf.int32)).numpy()
 
 
 def _random_weights(model, seed=0):

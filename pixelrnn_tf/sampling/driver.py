@@ -31,39 +31,50 @@ from tensorflow.python.ops import control_flow_util
 from pixelrnn_tf.sampling.draw import draw, raster_key
 
 
-def walk(stage, image_shape, images, known_mask, seed, num_pixels=None):
-    """Run one stage over its pixels; returns the completed images (int32)."""
+def walk(stage, image_shape, images, known_mask, seed, num_pixels=None, probe=None):
+    """Run one stage over its pixels; returns the completed images (int32).
+
+    probe: optional fn(pixel_state) -> tensor, recorded at every pixel after `begin_pixel`;
+    then returns (images, records (P, ...)). With every pixel known this is teacher forcing:
+    tests compare what a stage computes at each pixel to the full network pass."""
     c = image_shape[-1]
     pixels = tf.constant(np.asarray(stage.pixels, np.int32))
     state = stage.initial_state(images, known_mask)
+    stop = len(stage.pixels) if num_pixels is None else min(num_pixels, len(stage.pixels))
+    # Loop state: (images, stage state, records); records is a dummy 0 without a probe.
+    records = (tf.TensorArray(tf.float32, size=stop, element_shape=None)
+               if probe is not None else tf.constant(0))
 
-    def body(t, images, state):
+    def body(t, images, state, records):
         i, j = pixels[t, 0], pixels[t, 1]
         state, pixel_state = stage.begin_pixel(state, images, t, i, j)
+        if probe is not None:
+            records = records.write(t, probe(pixel_state))
         for ch in range(c):
             logits, pixel_state = stage.channel_logits(pixel_state, images, i, j, ch)
             images = draw(images, logits, seed, raster_key(image_shape, i, j, ch), known_mask,
                           i, j, ch)
-        return t + 1, images, stage.end_pixel(state, pixel_state, images, t, i, j)
+        return t + 1, images, stage.end_pixel(state, pixel_state, images, t, i, j), records
 
-    stop = len(stage.pixels) if num_pixels is None else min(num_pixels, len(stage.pixels))
     if not hasattr(stage, "begin_row"):
-        _, images, _ = tf.while_loop(lambda t, *_: t < stop, body,
-                                     (tf.constant(0), images, state))
-        return images
-    rows = np.asarray(stage.pixels)[:, 0]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first pixel
-    bounds = tf.constant(np.r_[starts, len(rows)].astype(np.int32))
+        _, images, _, records = tf.while_loop(lambda t, *_: t < stop, body,
+                                              (tf.constant(0), images, state, records))
+    else:
+        rows = np.asarray(stage.pixels)[:, 0]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first pixel
+        bounds = tf.constant(np.r_[starts, len(rows)].astype(np.int32))
 
-    def row_body(r, images, state):
-        first, end = bounds[r], tf.minimum(bounds[r + 1], stop)
-        state = stage.begin_row(state, images, first, pixels[first, 0])
-        _, images, state = tf.while_loop(lambda t, *_: t < end, body, (first, images, state))
-        return r + 1, images, state
+        def row_body(r, images, state, records):
+            first, end = bounds[r], tf.minimum(bounds[r + 1], stop)
+            state = stage.begin_row(state, images, first, pixels[first, 0])
+            _, images, state, records = tf.while_loop(lambda t, *_: t < end, body,
+                                                      (first, images, state, records))
+            return r + 1, images, state, records
 
-    _, images, _ = tf.while_loop(lambda r, *_: r < int(np.sum(starts < stop)), row_body,
-                                 (tf.constant(0), images, state))
-    return images
+        _, images, _, records = tf.while_loop(
+            lambda r, *_: r < int(np.sum(starts < stop)), row_body,
+            (tf.constant(0), images, state, records))
+    return images if probe is None else (images, records.stack())
 
 
 def complete(stages, image_shape, images, known_mask, seed, num_pixels=None):
