@@ -88,27 +88,6 @@ def from_preset(preset, version=None):
     """The Keras model of a preset with its trained weights (built, not compiled: compile it
     to `fit` or `evaluate`). `preset`: a name of `presets()`, or a folder written by
     `export.export_saved_model.export` (numbered versions, or one version folder)."""
-    import tensorflow as tf
+    from pixelrnn_tf.training import restore
 
-    from pixelrnn_tf import registry
-
-    path = preset_dir(preset, version)
-    meta = _read_metadata(path)
-    model = registry.get(meta["model"]).from_config(meta["config"])
-    model.build((None,) + model.image_shape)  # as registry.build: creates every variable
-    prefix = os.path.join(path, "variables", "variables")
-    saved = {}
-    for key, shape in tf.train.list_variables(prefix):
-        match = re.fullmatch(r"model_variables/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE", key)
-        if match:
-            saved[int(match.group(1))] = shape
-    # A count or shape mismatch means model.json's config does not rebuild the exported
-    # network (e.g. a model class changed since the export): refuse rather than half-load.
-    built = {i: list(v.shape) for i, v in enumerate(model.variables)}
-    if saved != built:
-        raise ValueError(f"{path} does not match the {meta['model']!r} model its model.json "
-                         f"rebuilds: {len(saved)} saved variables, {len(built)} built, "
-                         f"{sum(saved.get(i) != s for i, s in built.items())} of other shapes.")
-    checkpoint = tf.train.Checkpoint(model_variables=[v.value for v in model.variables])
-    checkpoint.read(prefix).assert_existing_objects_matched()
-    return model
+    return restore.restore_saved_model(preset_dir(preset, version))[0]

@@ -52,6 +52,24 @@ def test_unknown_presets_and_versions_are_clear_errors():
         models.from_preset("mnist_pixel_cnn", version=9)
 
 
+def test_a_version_its_model_json_does_not_rebuild_is_refused(tmp_path):
+    """A SavedModel whose model.json names another network (or lost it) is an error that
+    names the folder, never a half-loaded model."""
+    source = os.path.join(PRETRAINED_DIR, "mnist_row_lstm", "1")
+    shutil.copytree(source, tmp_path / "1")
+    meta = _meta(source)
+    meta["config"]["units"] = meta["config"]["units"] * 2
+    with open(tmp_path / "1" / "assets.extra" / "model.json", "w") as f:
+        json.dump(meta, f)
+    with pytest.raises(ValueError, match=r"1 does not match the 'row_lstm' model its model\.json "
+                                         r"rebuilds: \d+ saved variables, \d+ built, [1-9]\d* of "
+                                         r"other shapes\."):
+        models.from_preset(str(tmp_path / "1"))
+    os.remove(tmp_path / "1" / "assets.extra" / "model.json")
+    with pytest.raises(ValueError, match="holds no exported version"):
+        models.from_preset(str(tmp_path))
+
+
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: os.path.relpath(p, PRETRAINED_DIR))
 def test_preset_is_the_saved_model(version_dir):
     name, version = os.path.basename(os.path.dirname(version_dir)), int(os.path.basename(version_dir))

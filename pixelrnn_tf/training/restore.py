@@ -2,6 +2,7 @@
 (evaluate, sample, complete) and of the SavedModel export."""
 
 import os
+import re
 
 import keras
 import tensorflow as tf
@@ -60,16 +61,26 @@ def restore_saved_model(version_dir):
                                 f"project (it has no {SAVED_MODEL_METADATA}).")
     with open(meta_path) as f:
         meta = json.load(f)
-    config = {k: v for k, v in meta["config"].items() if k != "name"}
-    model = registry.build(meta["model"], **config)
+    # from_config keeps the exported name, so a re-export records the same config.
+    model = registry.get(meta["model"]).from_config(meta["config"])
     model.build_by_calling()
-    if len(model.variables) != meta.get("num_variables", len(model.variables)):
-        raise ValueError(f"{version_dir} holds {meta['num_variables']} variables, the rebuilt "
-                         f"{meta['model']} has {len(model.variables)}.")
+    prefix = os.path.join(version_dir, "variables", "variables")
+    saved = {}
+    for key, shape in tf.train.list_variables(prefix):
+        match = re.fullmatch(r"model_variables/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE", key)
+        if match:
+            saved[int(match.group(1))] = shape
+    # A count or shape mismatch means model.json's config does not rebuild the exported
+    # network (e.g. a model class changed since the export): refuse rather than half-load.
+    built = {i: list(v.shape) for i, v in enumerate(model.variables)}
+    if saved != built:
+        raise ValueError(f"{version_dir} does not match the {meta['model']!r} model its "
+                         f"model.json rebuilds: {len(saved)} saved variables, {len(built)} "
+                         f"built, {sum(saved.get(i) != s for i, s in built.items())} of other "
+                         "shapes.")
     checkpoint = tf.train.Checkpoint(model_variables=[v.value for v in model.variables])
-    status = checkpoint.read(os.path.join(version_dir, "variables", "variables"))
     # The signatures' own objects are not wanted; every model variable must get its value.
-    status.expect_partial().assert_existing_objects_matched()
+    checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     return model, meta
 
 
