@@ -41,7 +41,8 @@ class GatedPixelCNN(AutoregressiveModel):
         for i in range(self.num_layers):
             layer = GatedPixelCNNLayer(
                 self.units, self.kernel_size, "A" if i == 0 else "B", c, residual=i > 0,
-                conditioning_dim=self.conditioning_vector_size, name=f"gated_layer_{i}",
+                conditioning_dim=self.conditioning_vector_size,
+                vertical_output=i < self.num_layers - 1, name=f"gated_layer_{i}",
                 dtype=self.dtype_policy)
             layer.build([prefix + (features,), prefix + (features,)])
             # Also an attribute of its own: tf.train.Checkpoint does not look inside the
@@ -59,8 +60,9 @@ class GatedPixelCNN(AutoregressiveModel):
     def logits(self, scaled, conditioning=None):
         vector = self.embed(conditioning)
         v = h = scaled
-        for layer in self.gated_layers:
+        for layer in self.gated_layers[:-1]:
             v, h = layer([v, h], vector)
+        h = self.gated_layers[-1]([v, h], vector)  # the last layer's output: horizontal only
         y = self.output_conv_1(tf.nn.relu(h))
         # Logits in float32 under a mixed policy (see PixelRNNNetwork.call).
         y = tf.cast(self.output_conv_2(tf.nn.relu(y)), tf.float32)  # (B, H, W, C * L)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import models
-from models.configs.tiny import TINY
+from models.configs.tiny import TINY, tiny_config
 from tests.conftest import build_tiny
 from tests.helpers import dependence, immediate_predecessors
 
@@ -90,3 +90,33 @@ def test_tf_checkpoint_of_the_model_alone_restores_every_weight(name, tmp_path):
     tf.train.Checkpoint(model=other).restore(path).assert_existing_objects_matched()
     images = np.random.default_rng(2).integers(0, 8, size=(2, 4, 4, 3))
     np.testing.assert_array_equal(model(images).numpy(), other(images).numpy())
+
+
+# The models that take labels or conditioning vectors; every other one refuses them (checked).
+CONDITIONAL = ("gated_pixel_cnn", "pixel_cnn_pp", "pixel_snail")
+
+
+@pytest.mark.parametrize("conditioning", ["none", "labels", "vectors"])
+@pytest.mark.parametrize("name", ALL)
+def test_every_trainable_weight_gets_a_gradient(name, conditioning):
+    """No dead weight: the NLL's gradient is non-zero for every trainable variable (a weight
+    nobody reads, e.g. a gate of a stack no later layer uses, trains nothing and slows fit).
+    8x8, so that PixelCNN++'s lowest resolution still has a row above its first row."""
+    overrides = {"labels": dict(num_classes=3), "vectors": dict(conditioning_dim=2)}.get(
+        conditioning, {})
+    if overrides and name not in CONDITIONAL:
+        with pytest.raises((TypeError, ValueError), match="num_classes|conditioning_dim"):
+            models.build(name, **tiny_config(name, (8, 8, 3), 4), **overrides)
+        return
+    keras.utils.set_random_seed(0)
+    model = models.build(name, **tiny_config(name, (8, 8, 3), 4), **overrides)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 4, (3, 8, 8, 3)).astype(np.int32)
+    given = {"labels": np.array([0, 1, 2], np.int32),
+             "vectors": rng.normal(size=(3, 2)).astype(np.float32)}.get(conditioning)
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(model.log_prob(images, given))
+    grads = tape.gradient(loss, model.trainable_variables)
+    dead = [v.path for v, g in zip(model.trainable_variables, grads)
+            if g is None or not np.any(tf.convert_to_tensor(g).numpy())]
+    assert model.trainable_variables and not dead, f"{name}: weights with no gradient: {dead}"

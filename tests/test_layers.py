@@ -170,6 +170,16 @@ CASES = [
              Rule(1, both(raster("B", group_of(4, 3), group_of(4, 3)), same_row),
                   at((0, 0), (0, -1)), output_index=1)]),
          call_kwarg_shapes=dict(conditioning=(B, 2))),
+    # A network's last layer: the horizontal output alone, no vertical conditioning weights.
+    Case("GatedPixelCNNLayer-B-conditional-no_vertical_output", GatedPixelCNNLayer,
+         dict(units=4, kernel_size=3, mask_type="B", num_groups=3, residual=True,
+              conditioning_dim=2, vertical_output=False),
+         [(B, H, W, 3), (B, H, W, 4)], (B, H, W, 4), 8,
+         CausalCheck([
+             Rule(0, rows_up_to(strict=True), at((-1, 0), (-1, 1))),
+             Rule(1, both(raster("B", group_of(4, 3), group_of(4, 3)), same_row),
+                  at((0, 0), (0, -1)))]),
+         call_kwarg_shapes=dict(conditioning=(B, 2))),
     Case("CausalAttention", CausalAttention, dict(key_size=4, value_size=4),
          [(B, H, W, 4), (B, H, W, 3)], (B, H, W, 4), 12,
          # x at positions <= t (the query at t), the image strictly before t; untrained,

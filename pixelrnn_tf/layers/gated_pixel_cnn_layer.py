@@ -38,13 +38,16 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         num_groups: colour groups (3 for RGB, 1 for grey/binary images).
         residual: add the horizontal input to its output (needs `units` input features).
         conditioning_dim: D, features of the conditioning vector (0: unconditional).
+        vertical_output: compute the vertical stack's gated output. False in a network's last
+            layer: only its horizontal output is read, and a gate nobody reads would hold
+            conditioning weights that never get a gradient.
 
     Input: [vertical (B, H, W, Fv), horizontal (B, H, W, Fh)]. Output: [vertical (B, H, W, h),
-    horizontal (B, H, W, h)].
+    horizontal (B, H, W, h)], or horizontal alone if not vertical_output.
     """
 
     def __init__(self, units, kernel_size=3, mask_type="B", num_groups=3, residual=True,
-                 conditioning_dim=0, **kwargs):
+                 conditioning_dim=0, vertical_output=True, **kwargs):
         super().__init__(**kwargs)
         if kernel_size % 2 == 0 or kernel_size < 3:
             raise ValueError(f"kernel_size must be odd and >= 3, got {kernel_size}.")
@@ -56,6 +59,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         self.num_groups = int(num_groups)
         self.residual = bool(residual)
         self.conditioning_dim = int(conditioning_dim)
+        self.vertical_output = bool(vertical_output)
 
     def build(self, input_shape):
         v_shape, h_shape = input_shape
@@ -77,9 +81,10 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         self.output_kernel = self.add_weight(name="output_kernel", shape=(self.units, self.units))
         self.output_bias = self.add_weight(name="output_bias", shape=(self.units,),
                                            initializer="zeros")
-        if self.conditioning_dim:
+        if self.conditioning_dim and self.vertical_output:
             self.vertical_conditioning = self.add_weight(
                 name="vertical_conditioning", shape=(self.conditioning_dim, h2))
+        if self.conditioning_dim:
             self.horizontal_conditioning = self.add_weight(
                 name="horizontal_conditioning", shape=(self.conditioning_dim, h2))
         # Constants of the config, rebuilt on load (see MaskedConv2D). The 1 x k causal mask
@@ -100,11 +105,13 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         return kernel * tf.cast(self.output_mask, kernel.dtype)  # (h, h)
 
     def conditioning_biases(self, conditioning):
-        """Per-gate biases (B, 2h) of the vertical and horizontal stacks, or (0, 0)."""
+        """Per-gate biases (B, 2h) of the vertical and horizontal stacks, or (0, 0); the
+        vertical one is 0 without a vertical output."""
         if not self.conditioning_dim or conditioning is None:
             return 0.0, 0.0
-        return (tf.matmul(conditioning, self.vertical_conditioning),
-                tf.matmul(conditioning, self.horizontal_conditioning))
+        vertical = (tf.matmul(conditioning, self.vertical_conditioning)
+                    if self.vertical_output else 0.0)
+        return vertical, tf.matmul(conditioning, self.horizontal_conditioning)
 
     def call(self, inputs, conditioning=None):
         v, h = inputs
@@ -114,10 +121,13 @@ class GatedPixelCNNLayer(keras.layers.Layer):
                              f"{self.conditioning_dim}).")
         cond_v, cond_h = self.conditioning_biases(conditioning)
         if self.conditioning_dim:
-            cond_v, cond_h = cond_v[:, None, None], cond_h[:, None, None]  # (B, 1, 1, 2h)
+            cond_h = cond_h[:, None, None]  # (B, 1, 1, 2h)
         v_pad = tf.pad(v, [[0, 0], [half, 0], [half, half], [0, 0]])
         v_pre = tf.nn.conv2d(v_pad, self.vertical_kernel, 1, "VALID") + self.vertical_bias
-        v_out = gate(v_pre + cond_v)  # (B, H, W, h)
+        if self.vertical_output:
+            if self.conditioning_dim:
+                cond_v = cond_v[:, None, None]  # (B, 1, 1, 2h)
+            v_out = gate(v_pre + cond_v)  # (B, H, W, h)
         # Row i of the horizontal stack may see rows < i only: shift down one row.
         above = tf.pad(v_pre[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])  # (B, H, W, 2h)
         link = tf.einsum("bhwf,fg->bhwg", above, self.link_kernel)
@@ -128,7 +138,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         h_out = h_out + self.output_bias
         if self.residual:
             h_out = h_out + h
-        return v_out, h_out
+        return (v_out, h_out) if self.vertical_output else h_out
 
     def step_weights(self, conditioning, dtype):
         """The layer's one-position step (incremental sampling): its kernels sliced as the
@@ -137,13 +147,17 @@ class GatedPixelCNNLayer(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         v_shape, h_shape = input_shape
-        return (tuple(v_shape[:-1]) + (self.units,), tuple(h_shape[:-1]) + (self.units,))
+        horizontal = tuple(h_shape[:-1]) + (self.units,)
+        if not self.vertical_output:
+            return horizontal
+        return tuple(v_shape[:-1]) + (self.units,), horizontal
 
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, kernel_size=self.kernel_size, mask_type=self.mask_type,
                       num_groups=self.num_groups, residual=self.residual,
-                      conditioning_dim=self.conditioning_dim)
+                      conditioning_dim=self.conditioning_dim,
+                      vertical_output=self.vertical_output)
         return config
 
 
@@ -182,7 +196,9 @@ class GatedLayerStep:
         self.output_kernel = cast(layer.masked_output_kernel())  # (h, h)
         self.output_bias = cast(layer.output_bias)
         cond_v, cond_h = layer.conditioning_biases(vector)
-        self.cond_v = cond_v if vector is None else cond_v[:, None, None]  # (B, 1, 1, 2h)
+        # (B, 1, 1, 2h), or 0 (unconditional, or no vertical output)
+        self.cond_v = cond_v if vector is None or not layer.vertical_output else \
+            cond_v[:, None, None]
         self.cond_h = cond_h  # (B, 2h) or 0
         self.gate_groups = group_bounds(layer.units, layer.num_groups)
         self.in_groups = group_bounds(self.centre_kernel.shape[0], layer.num_groups)
@@ -196,9 +212,11 @@ class GatedLayerStep:
     def vertical_row(self, window):
         """window (B, k//2 + 1, W + 2 (k//2), Fv) of the layer's vertical input, the last row
         the completed one -> (its link into the next row's horizontal stack (B, W, 2h), the
-        vertical output row (B, W, h))."""
+        vertical output row (B, W, h), or None without a vertical output)."""
         pre = tf.nn.conv2d(window, self.vertical_kernel, 1, "VALID")[:, 0] + self.vertical_bias
         link = tf.einsum("bwf,fg->bwg", pre, self.link_kernel)
+        if not self.layer.vertical_output:
+            return link, None
         return link, gate(pre[:, None] + self.cond_v)[:, 0]
 
     def pixel_base(self, link, window):
