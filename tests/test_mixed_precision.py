@@ -1,6 +1,7 @@
 """Every registered model under Keras mixed precision (issue 18): the policy reaches every
 layer, the variables stay float32, and under mixed_bfloat16 the exact properties of the
-float32 models still hold exactly (causality, normalization, cached == naive sampling) or
+float32 models still hold exactly (causality, normalization, cached == naive sampling at
+seeds whose draws are away from ties) or
 within a stated tolerance (log-probabilities against the float32 model with the same
 weights); training lowers the loss, float16 loss scaling unscales the gradients, and exports
 are float32.
@@ -125,19 +126,53 @@ def test_causality_normalization_and_float32_agreement(name, policy):
     _check_half_precision_model(name, policy)
 
 
+# A draw that rounding can flip is a tie, not a sampler bug: the identity is asserted at the
+# first seed whose every drawn sub-pixel has its uniform at least this far from a CDF boundary.
+# Measured on an AVX2 machine (the Diagonal BiLSTM, seeds 11-15, and three other networks):
+# the cached and naive bfloat16 samplers differed only at seeds whose closest draw was 1e-5
+# and 1e-4 from a boundary, never at 5.6e-4 or more (18 model-seed pairs); about half the
+# seeds clear 1e-3.
+TIE_MARGIN = 1e-3
+
+
+def _tie_margin(model, images, known, seed):
+    """The smallest distance, over the sub-pixels the sampler drew in `images`, between the
+    uniform of the draw and the nearest boundary of the CDF it was drawn from."""
+    from pixelrnn_tf.sampling.draw import raster_key, uniform_noise
+
+    b, (h, w, c) = len(images), model.image_shape
+    probs = tf.nn.softmax(model(images), -1).numpy()  # (B, H, W, C, L): conditionals (causal)
+    cdf = np.cumsum(probs, -1)[..., :-1]  # the inner boundaries
+    margin = np.inf
+    for i, j, ch in itertools.product(range(h), range(w), range(c)):
+        u = uniform_noise(tf.constant(seed, tf.int64), raster_key(model.image_shape, i, j, ch),
+                          b).numpy()
+        drawn = ~known[:, i, j]
+        if drawn.any():
+            margin = min(margin, np.abs(cdf[drawn, i, j, ch] - u[drawn, None]).min())
+    return margin
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", SLOW_FLOAT16], indirect=True)
 @pytest.mark.parametrize("name", _names(SLOW_TO_SAMPLE))
 def test_cached_sampler_equals_naive_sampler(name, policy):
-    """Identical images, as in float32: the caches and steps compute in the compute dtype,
-    the logits in float32, and the draws of these sharpened models are far from ties."""
+    """Identical images, as in float32, whenever no draw is near a tie: the caches and steps
+    compute in the compute dtype, the logits in float32. A bfloat16 rounding difference can
+    flip a draw whose uniform sits next to a CDF boundary (it did, on one machine's kernels and
+    not another's), so the seed is the first whose draws are TIE_MARGIN away from one."""
     shape, levels, batch = (3, 4, 3), 4, 3
     model = _build(name, shape, levels)
     _sharpen(model)
     rng = np.random.default_rng(0)
     images = rng.integers(0, levels, size=(batch,) + shape)
     known = rng.random((batch,) + shape[:2]) < 0.3
-    naive = _run(sampling.naive_complete, model, images, known, 11)
-    cached = _run(lambda m, x, k, s: m.cached_complete(x, k, s), model, images, known, 11)
+    for seed in range(11, 41):
+        naive = _run(sampling.naive_complete, model, images, known, seed)
+        if _tie_margin(model, naive, known, seed) > TIE_MARGIN:
+            break
+    else:
+        pytest.fail(f"{name}: no seed in 11..40 draws every sub-pixel {TIE_MARGIN} from a tie")
+    cached = _run(lambda m, x, k, s: m.cached_complete(x, k, s), model, images, known, seed)
     np.testing.assert_array_equal(cached, naive)
     np.testing.assert_array_equal(cached[known], images[known])
 
