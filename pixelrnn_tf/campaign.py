@@ -33,7 +33,8 @@ PREFIX = "campaign_"
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("hours", 2.0, "Wall-time budget of this session's training, per run.")
-flags.DEFINE_list("runs", None, "Campaign runs to train (default: all campaign_* configs).")
+flags.DEFINE_list("runs", None, "Campaign runs to train (default: every campaign_* config but "
+                  "the STOPPED ones).")
 flags.DEFINE_string("campaign_dir", CAMPAIGN_DIR, "Folder of the runs' workdirs.")
 flags.DEFINE_string("data_dir", "/tmp/tfds", "TFDS data dir (prepared from --shared_data if "
                     "binarized_mnist is not there yet).")
@@ -42,6 +43,12 @@ flags.DEFINE_integer("threads", None, "TF intra-op threads per run (default: 1 w
                      "runs share the CPU, else TF's default).")
 flags.DEFINE_bool("report", False, "Print the table of the runs' progress and exit.")
 flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit.")
+
+
+# Runs that stopped improving: trained only when --runs names them (they stay in the report
+# and the plot). The constant-rate PixelCNN plateaued at 30 epochs (0.03 nat per epoch); its
+# decay phase, campaign_mnist_pixel_cnn_decay, continues from its checkpoint.
+STOPPED = ("campaign_mnist_pixel_cnn",)
 
 
 def run_names():
@@ -208,6 +215,8 @@ def main(argv):
         if FLAGS.hours <= 0:
             raise app.UsageError(f"--hours must be > 0, got {FLAGS.hours}.")
         ensure_data(FLAGS.data_dir, FLAGS.shared_data)
+        if not FLAGS.runs:
+            names = [n for n in names if n not in STOPPED]
         codes = train_all(names, FLAGS.campaign_dir, FLAGS.data_dir, FLAGS.hours * 3600,
                           FLAGS.threads)
         failed = [n for n, c in codes.items() if c]

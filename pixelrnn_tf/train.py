@@ -53,6 +53,9 @@ flags.DEFINE_integer("max_eval_examples", None, "Evaluate on the first N test im
 flags.DEFINE_string("eval_split", None, "Split of the --eval_every evaluations and of "
                     "eval_log.jsonl (default: the test split; e.g. validation).")
 flags.DEFINE_integer("keep_checkpoints", None, "Checkpoints to keep (default 3).")
+flags.DEFINE_string("init_from", None, "A NEW run starts from the latest weights (and weight "
+                    "average) of this training workdir of the same model, with a fresh "
+                    "optimizer and step 0 (e.g. a decay phase after a constant-rate run).")
 flags.DEFINE_float("max_seconds", None, "Wall-time budget of this call: checkpoint and stop "
                    "when it is spent (re-run to resume); no final evaluation then.")
 flags.DEFINE_bool("resume_from_intact", False, "If the latest checkpoint is damaged, move it "
@@ -69,7 +72,7 @@ def main(argv):
                  "learning_rate", "optimizer", "lr_schedule", "warmup_steps", "ema_decay",
                  "strategy", "seed", "eval_every",
                  "checkpoint_every", "jit_compile", "mixed_precision", "log_every", "num_samples",
-                 "max_eval_examples", "eval_split", "keep_checkpoints")
+                 "max_eval_examples", "eval_split", "keep_checkpoints", "init_from")
     config = config_lib.resolve(
         FLAGS.model, FLAGS.dataset,
         overrides=dict(num_layers=FLAGS.num_layers, units=FLAGS.units,

@@ -104,6 +104,10 @@ def test_every_committed_campaign_workdir_belongs_to_its_config():
     # A committed workdir must resume with its config (the campaign never starts over).
     from pixelrnn_tf.training import workdir as workdir_lib
 
+    # A stopped run is a campaign run whose work a decay phase continues from its workdir.
+    assert set(campaign.STOPPED) <= set(campaign.run_names())
+    starts = {config_lib.resolve(n).init_from for n in campaign.run_names()}
+    assert all(os.path.join(campaign.CAMPAIGN_DIR, n) in starts for n in campaign.STOPPED)
     for name in campaign.run_names():
         workdir = os.path.join(campaign.CAMPAIGN_DIR, name)
         if not os.path.exists(os.path.join(workdir, "config.json")):
@@ -112,3 +116,47 @@ def test_every_committed_campaign_workdir_belongs_to_its_config():
         fresh = config_lib.resolve(name, data_dir=saved.data_dir, workdir=saved.workdir)
         for field in config_lib.IDENTITY_FIELDS:
             assert getattr(saved, field) == getattr(fresh, field), (name, field)
+
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, npz_dataset):
+    """A decay phase appended to a run: step 0 with the source's weights and weight average,
+    a fresh optimizer and its own schedule; once the new run has a checkpoint it resumes from
+    its own; a source of another model, or no workdir, is refused before the new workdir
+    gets a file."""
+    source = tmp_path / "source"
+    common = dict(ema_decay=0.9, optimizer="adam")
+    trainer_lib.run(_config(npz_dataset, source, **common), str(source))
+    original = trainer_lib.Trainer(_config(npz_dataset, source, **common), str(source))
+    assert original.restore()
+    kw = dict(common, lr_schedule="cosine", steps=3, init_from=str(source),
+              max_eval_examples=2)
+    probe = tmp_path / "probe"
+    started = trainer_lib.Trainer(_config(npz_dataset, probe, **kw), str(probe))
+    assert started.initialize_from(str(source))[1] == 6
+    assert int(started.step.numpy()) == 0 and int(started.optimizer.iterations.numpy()) == 0
+    pairs = list(zip(started.model.variables, original.model.variables)) + list(zip(
+        started.weight_average.shadows, original.weight_average.shadows))
+    assert len(pairs) > 2
+    for a, b in pairs:
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    decay = tmp_path / "decay"
+    first = trainer_lib.run(_config(npz_dataset, decay, **kw), str(decay), max_seconds=1e-9)
+    assert first == {"step": 1, "stopped": "max_seconds"}
+    assert trainer_lib.run(_config(npz_dataset, decay, **kw), str(decay))["step"] == 3
+    # The new run's first loss is the source's weights' loss on its own first batch; a run
+    # from scratch (same seed) starts elsewhere.
+    scratch = tmp_path / "scratch"
+    trainer_lib.run(_config(npz_dataset, scratch, **dict(kw, init_from=None)), str(scratch))
+    assert _losses(decay)[1] != _losses(scratch)[1]
+    # Refusals, with nothing written into the new workdir.
+    other = tmp_path / "other"
+    with pytest.raises(ValueError, match=r"--init_from .*source is a run of another "
+                                         r"model_config"):
+        trainer_lib.run(_config(npz_dataset, other, overrides=dict(num_layers=2, units=6,
+                                                                   output_units=12), **kw),
+                        str(other))
+    with pytest.raises(ValueError, match="is not a training workdir"):
+        trainer_lib.run(_config(npz_dataset, other, **dict(kw, init_from=str(tmp_path))),
+                        str(other))
+    assert not other.exists() or not os.listdir(other)

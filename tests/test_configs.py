@@ -1,5 +1,6 @@
 """The paper's configurations build; their parameter counts are printed in the test log."""
 
+import os
 import pytest
 
 import models
@@ -26,6 +27,7 @@ EXPECTED = {
     "imagenet64_row_lstm": ("row_lstm", (64, 64, 3), 256, 4, 512, 1024),
     "imagenet64_multiscale_row_lstm": ("multiscale_pixelrnn", (64, 64, 3), 256, 4, 512, 1024),
     "campaign_mnist_pixel_cnn": ("pixel_cnn", (28, 28, 1), 2, 7, 16, 32),
+    "campaign_mnist_pixel_cnn_decay": ("pixel_cnn", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
@@ -77,10 +79,22 @@ def test_the_cifar10_subset_experiments_share_one_budget():
         assert configs.get(name).train == configs.SUBSET_TRAIN, name
 
 
+# Decay phases: (the run they start from, their schedule's changes to CAMPAIGN_TRAIN).
+DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
+    "campaign_mnist_pixel_cnn", dict(lr_schedule="cosine", warmup_steps=200, epochs=10))}
+
+
 def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
     campaign = [n for n in configs.names() if n.startswith("campaign_")]
-    assert len(campaign) == 5
+    assert len(campaign) == 6
     for name in campaign:
-        train = configs.get(name).train
-        assert train == configs.CAMPAIGN_TRAIN, name
+        train = dict(configs.get(name).train)
         assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1
+        if name in DECAY_PHASES:
+            source, changes = DECAY_PHASES[name]
+            # The same network, started from the committed workdir of its source run.
+            assert configs.get(name).model_config == configs.get(source).model_config
+            assert train.pop("init_from").endswith(os.path.join("models", "campaign", source))
+            assert train == dict(configs.CAMPAIGN_TRAIN, **changes), name
+        else:
+            assert train == configs.CAMPAIGN_TRAIN, name

@@ -59,6 +59,10 @@ class TrainConfig:
     eval_split: str = None
     # Checkpoints the CheckpointManager keeps (the campaign commits its workdirs: 1).
     keep_checkpoints: int = 3
+    # A training workdir of the same model whose latest weights (and weight average) a NEW
+    # run starts from, with a fresh optimizer, step 0 and its own schedule: e.g. a decay
+    # phase appended to a constant-rate run. Ignored once the run has a checkpoint.
+    init_from: str = None
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -85,6 +85,30 @@ class Trainer:
             self.weight_average.copy_to_model()
         return latest
 
+    def initialize_from(self, source_dir):
+        """A new run: the model's weights and weight average from the latest checkpoint of
+        training workdir `source_dir` (its optimizer and step are not taken). The source must
+        be a run of the same model on the same data, else a ValueError naming the field.
+        Returns (checkpoint path, its step)."""
+        source = workdir_lib.saved_config(source_dir)
+        if source is None:
+            raise ValueError(f"--init_from {source_dir} is not a training workdir (no "
+                             f"{workdir_lib.CONFIG_FILE}).")
+        for key in ("model", "model_config", "dataset", "image_size", "ema_decay",
+                    "mixed_precision"):
+            mine, theirs = getattr(self.config, key), source.get(key)
+            if mine != theirs:
+                raise ValueError(f"--init_from {source_dir} is a run of another {key} "
+                                 f"({theirs!r}, this run: {mine!r}).")
+        step = tf.Variable(0, dtype=tf.int64)
+        extra = {"ema": self.weight_average} if self.weight_average else {}
+        latest, _ = checkpoints_lib.restore(tf.train.Checkpoint(step=step, model=self.model,
+                                                                **extra),
+                                            os.path.join(source_dir, "checkpoints"), partial=True)
+        if not latest:
+            raise ValueError(f"--init_from {source_dir} has no checkpoint.")
+        return latest, int(step.numpy())
+
     def apply_learning_rate(self, previous=None):
         """After a restore: make the optimizer use the configured learning rate. A constant
         rate lives in an optimizer variable that the checkpoint has just overwritten with the
@@ -240,6 +264,9 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     num_steps = total_steps(config, len(train_images))
     trainer = Trainer(config, workdir, num_steps)
     restored = trainer.restore(resume_from_intact=resume_from_intact)
+    initialized = None  # checked before config.json is written, as every refusal
+    if not restored and config.init_from:
+        initialized = trainer.initialize_from(config.init_from)
     previous = workdir_lib.saved_config(workdir)
     if is_chief:
         workdir_lib.claim(workdir, config)
@@ -250,7 +277,9 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
          f"{trainer.model.count_params():,} parameters, {len(train_images)} train / "
          f"{len(test_images)} {test_split} images, {trainer.strategy.num_replicas_in_sync} "
          f"replica(s), workdir {workdir}")
-    _log(f"resumed from {restored} at step {start}" if restored else "starting from step 0")
+    _log(f"resumed from {restored} at step {start}" if restored else "starting from step 0"
+         + (f" with the weights of {initialized[0]} (step {initialized[1]})" if initialized
+            else ""))
     if changed:
         _log(changed)
     log_dir = workdir if trainer.is_chief else os.path.dirname(trainer.manager.directory)
