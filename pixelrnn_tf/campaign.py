@@ -66,6 +66,16 @@ def read_eval_log(workdir):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def start_epoch(workdir):
+    """The epochs a run's weights had when it began: its source's, for a run started from
+    another one (init_from.json, written by the trainer), else 0."""
+    path = os.path.join(workdir, "init_from.json")
+    if not os.path.exists(path):
+        return 0.0
+    with open(path) as f:
+        return float(json.load(f)["epoch"])
+
+
 def summary(campaign_dir, names):
     """One dict per run: steps and epochs done, CPU-wall hours, last and best validation NLL."""
     rows = []
@@ -110,11 +120,14 @@ def plot_curves(campaign_dir, names, path, goals=None):
         log = read_eval_log(os.path.join(campaign_dir, name))
         if not log:
             continue
-        epochs = [r["epoch"] for r in log]
+        # A decay phase continues its source's curve: epochs counted from the source's.
+        offset = start_epoch(os.path.join(campaign_dir, name))
+        epochs = [offset + r["epoch"] for r in log]
         validation += [r["nll_nats"] for r in log]
         line, = ax.plot(epochs, [r["nll_nats"] for r in log], marker="o", markersize=3,
                         label=f"{name[len(PREFIX):]} (validation)")
-        train = [(r["epoch"], r["train_nll_nats"]) for r in log if r.get("train_nll_nats")]
+        train = [(offset + r["epoch"], r["train_nll_nats"]) for r in log
+                 if r.get("train_nll_nats")]
         if train:
             ax.plot(*zip(*train), linestyle=":", color=line.get_color())
         drawn += 1

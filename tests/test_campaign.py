@@ -144,6 +144,10 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, npz_data
     first = trainer_lib.run(_config(npz_dataset, decay, **kw), str(decay), max_seconds=1e-9)
     assert first == {"step": 1, "stopped": "max_seconds"}
     assert trainer_lib.run(_config(npz_dataset, decay, **kw), str(decay))["step"] == 3
+    start = json.loads((decay / trainer_lib.INIT_FILE).read_text())
+    assert start["step"] == 6 and start["checkpoint"].endswith("ckpt-6")
+    assert campaign.start_epoch(str(decay)) == start["epoch"] > 0
+    assert campaign.start_epoch(str(source)) == 0
     # The new run's first loss is the source's weights' loss on its own first batch; a run
     # from scratch (same seed) starts elsewhere.
     scratch = tmp_path / "scratch"

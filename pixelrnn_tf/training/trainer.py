@@ -219,6 +219,10 @@ def _log(message):
     print(message, flush=True)
 
 
+# Written by a run started with --init_from: its source checkpoint, step and epoch.
+INIT_FILE = "init_from.json"
+
+
 def run(config, workdir, max_seconds=None, resume_from_intact=False):
     """Train (or resume) in `workdir`; then evaluate on the test split and write samples.
 
@@ -270,6 +274,13 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     previous = workdir_lib.saved_config(workdir)
     if is_chief:
         workdir_lib.claim(workdir, config)
+        if initialized:
+            # Where the run's weights came from, for its learning curve's epoch axis.
+            with open(os.path.join(workdir, INIT_FILE), "w") as f:
+                json.dump(dict(source=os.path.abspath(config.init_from),
+                               checkpoint=initialized[0], step=initialized[1],
+                               epoch=initialized[1] * config.batch_size / len(train_images)),
+                          f, indent=2)
     # The configured rate, not the restored one: config.json records what the optimizer uses.
     changed = trainer.apply_learning_rate(previous) if restored else None
     start = int(trainer.step.numpy())
