@@ -45,10 +45,12 @@ flags.DEFINE_bool("report", False, "Print the table of the runs' progress and ex
 flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit.")
 
 
-# Runs that stopped improving: trained only when --runs names them (they stay in the report
-# and the plot). The constant-rate PixelCNN plateaued at 30 epochs (0.03 nat per epoch); its
-# decay phase, campaign_mnist_pixel_cnn_decay, continues from its checkpoint.
-STOPPED = ("campaign_mnist_pixel_cnn",)
+# Runs that stopped improving or finished: trained only when --runs names them (they stay in
+# the report and the plot). The constant-rate 7-layer PixelCNN plateaued at 30 epochs (0.03
+# nat per epoch); its decay phase, campaign_mnist_pixel_cnn_decay, ended its 10-epoch cosine
+# schedule at 88.55 nats (validation; 88.04 test). The PixelCNN continues as
+# campaign_mnist_pixel_cnn_15, at the paper's 15 layers.
+STOPPED = ("campaign_mnist_pixel_cnn", "campaign_mnist_pixel_cnn_decay")
 
 
 def run_names():

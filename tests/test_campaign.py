@@ -68,16 +68,25 @@ def test_eval_log_records_the_learning_curve_on_the_eval_split(tmp_path, npz_dat
     trainer_lib.run(_config(npz_dataset, workdir, eval_every=2, eval_split="train",
                             keep_checkpoints=1, checkpoint_every=2), str(workdir))
     log = campaign.read_eval_log(str(workdir))
-    assert [r["step"] for r in log] == [2, 4]  # not at the last step: the final eval is test
+    # Every eval_every steps, and at the last step: the curve ends at the final weights.
+    assert [r["step"] for r in log] == [2, 4, 6]
     assert all(r["split"] == "train" and r["num_images"] > 0 for r in log)
-    assert log[0]["train_nll_nats"] > 0 and log[1]["epoch"] > log[0]["epoch"] > 0
+    assert log[0]["train_nll_nats"] > 0 and log[2]["epoch"] > log[1]["epoch"] > 0
     assert len([f for f in os.listdir(workdir / "checkpoints") if f.endswith(".index")]) == 1
     rows = campaign.summary(str(tmp_path), ["w"])
-    assert rows[0]["step"] == 4 and rows[0]["best_nll"] == min(r["nll_nats"] for r in log)
+    assert rows[0]["step"] == 6 and rows[0]["best_nll"] == min(r["nll_nats"] for r in log)
     assert "| w | " in campaign.format_summary(rows)
     png = tmp_path / "curves.png"
     assert campaign.plot_curves(str(tmp_path), ["w", "absent"], str(png)) == 1
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_log_on_the_test_split_leaves_the_last_step_to_the_final_evaluation(
+        tmp_path, npz_dataset):
+    workdir = tmp_path / "w"
+    trainer_lib.run(_config(npz_dataset, workdir, eval_every=2), str(workdir))
+    assert [r["step"] for r in campaign.read_eval_log(str(workdir))] == [2, 4]
+    assert json.loads((workdir / "eval_test.json").read_text())["step"] == 6
 
 
 def test_unknown_eval_split_is_refused_before_training(tmp_path, npz_dataset):
@@ -104,10 +113,13 @@ def test_every_committed_campaign_workdir_belongs_to_its_config():
     # A committed workdir must resume with its config (the campaign never starts over).
     from pixelrnn_tf.training import workdir as workdir_lib
 
-    # A stopped run is a campaign run whose work a decay phase continues from its workdir.
+    # A stopped run is a campaign run whose work a decay phase continues from its workdir, or
+    # one that finished its schedule (the trainer writes eval_test.json only then).
     assert set(campaign.STOPPED) <= set(campaign.run_names())
     starts = {config_lib.resolve(n).init_from for n in campaign.run_names()}
-    assert all(os.path.join(campaign.CAMPAIGN_DIR, n) in starts for n in campaign.STOPPED)
+    for name in campaign.STOPPED:
+        workdir = os.path.join(campaign.CAMPAIGN_DIR, name)
+        assert workdir in starts or os.path.exists(os.path.join(workdir, "eval_test.json")), name
     for name in campaign.run_names():
         workdir = os.path.join(campaign.CAMPAIGN_DIR, name)
         if not os.path.exists(os.path.join(workdir, "config.json")):

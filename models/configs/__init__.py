@@ -30,6 +30,7 @@ PAPER_CONFIGS = (
     # The resumable binarized-MNIST training campaign (python -m pixelrnn_tf.campaign).
     "campaign_mnist_pixel_cnn",
     "campaign_mnist_pixel_cnn_decay",
+    "campaign_mnist_pixel_cnn_15",
     "campaign_mnist_row_lstm",
     "campaign_mnist_diagonal_bilstm",
     "campaign_mnist_multiscale_row_lstm",

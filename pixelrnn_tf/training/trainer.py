@@ -352,7 +352,10 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 loss_log.flush()
                 save()
-            if config.eval_every and step % config.eval_every == 0 and step < num_steps:
+            # The curve ends at the final weights; on the test split the final evaluation
+            # below does that.
+            if config.eval_every and (step % config.eval_every == 0 and step < num_steps
+                                      or step == num_steps and eval_split != test_split):
                 with trainer.evaluation_weights():
                     metrics = evaluate(trainer.model, eval_images, labels=eval_labels)
                 write_eval(writers["eval"], step, metrics, eval_split)
