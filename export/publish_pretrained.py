@@ -75,6 +75,29 @@ def _train_seconds(workdir, evaluation):
     return None
 
 
+def training_record(workdir, evaluation):
+    """train_steps and train_seconds of the published weights, and where they started: a run
+    started from another one's weights (--init_from, its init_from.json) counts its source's
+    steps and seconds too (the source's workdir looked up beside it, as the campaign keeps
+    them), and names the source in init_from."""
+    steps, seconds = evaluation["step"], _train_seconds(workdir, evaluation)
+    path = os.path.join(workdir, "init_from.json")
+    if not os.path.exists(path):
+        return dict(train_steps=steps, train_seconds=seconds)
+    with open(path) as f:
+        source = json.load(f)
+    source_dir = os.path.join(os.path.dirname(os.path.abspath(workdir)),
+                              os.path.basename(source["source"]))
+    source_seconds = _train_seconds(source_dir, {})
+    if seconds is not None and source_seconds is not None:
+        seconds = seconds + source_seconds
+    else:
+        seconds = None  # unknown rather than too small
+    return dict(train_steps=steps + source["step"], train_seconds=seconds,
+                init_from=dict(run=os.path.basename(source["source"]), step=source["step"],
+                               epoch=source["epoch"]))
+
+
 def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
     import numpy as np
     import tensorflow as tf
@@ -107,7 +130,7 @@ def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
     train_config.pop("data_dir", None)
     meta.update(
         name=name, train_config=train_config, hardware=machine(),
-        train_steps=evaluation["step"], train_seconds=_train_seconds(workdir, evaluation),
+        **training_record(workdir, evaluation),
         test_split=evaluation.get("split", "test"), test_images=evaluation["num_images"],
         test_nll_nats=evaluation["nll_nats"], test_bits_per_dim=evaluation["bits_per_dim"],
         check_images=len(test), check_nll_nats=saved_model_nll(loaded, test, labels),

@@ -63,3 +63,22 @@ def test_shipped_model(version_dir, zoo_tfds):
     samples = loaded.signatures["sample"](**args)["images"].numpy()
     assert samples.shape == (2,) + tuple(meta["image_shape"])
     assert samples.max() < meta["num_levels"]
+
+
+def test_a_run_started_from_another_counts_its_sources_steps_and_seconds(tmp_path):
+    from export.publish_pretrained import training_record
+
+    source, run = tmp_path / "source", tmp_path / "run"
+    source.mkdir()
+    run.mkdir()
+    (source / "train_time.json").write_text(json.dumps({"seconds": 100.0}))
+    evaluation = {"step": 30, "train_seconds": 7.5}
+    assert training_record(str(run), evaluation) == dict(train_steps=30, train_seconds=7.5)
+    # The source path recorded on the training machine; the run looks beside itself.
+    (run / "init_from.json").write_text(json.dumps(dict(
+        source="/elsewhere/source", checkpoint="/elsewhere/source/checkpoints/ckpt-40",
+        step=40, epoch=2.5)))
+    assert training_record(str(run), evaluation) == dict(
+        train_steps=70, train_seconds=107.5, init_from=dict(run="source", step=40, epoch=2.5))
+    (source / "train_time.json").unlink()  # unknown, not too small
+    assert training_record(str(run), evaluation)["train_seconds"] is None
