@@ -94,17 +94,34 @@ def summary(campaign_dir, names):
                          epoch=log[-1]["epoch"] if log else 0.0, hours=seconds / 3600,
                          last_nll=log[-1]["nll_nats"] if log else None,
                          best_nll=best["nll_nats"] if best else None,
-                         best_epoch=best["epoch"] if best else None))
+                         best_epoch=best["epoch"] if best else None,
+                         per_epoch=trend(log)))
     return rows
 
 
+TREND_INTERVALS = 3
+
+
+def trend(log, intervals=TREND_INTERVALS):
+    """Change of the validation NLL per epoch over the last `intervals` evaluations (negative:
+    still improving), what the curve says is left; None with fewer than two evaluations."""
+    recent = log[-(intervals + 1):]
+    if len(recent) < 2 or recent[-1]["epoch"] == recent[0]["epoch"]:
+        return None
+    return ((recent[-1]["nll_nats"] - recent[0]["nll_nats"])
+            / (recent[-1]["epoch"] - recent[0]["epoch"]))
+
+
 def format_summary(rows):
-    lines = ["| run | epochs (evaluated) | wall hours | validation NLL, last | best (epoch) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| run | epochs (evaluated) | wall hours | validation NLL, last | best (epoch) | "
+             f"change per epoch (last {TREND_INTERVALS} evaluations) |",
+             "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         last = "-" if r["last_nll"] is None else f"{r['last_nll']:.3f}"
         best = "-" if r["best_nll"] is None else f"{r['best_nll']:.3f} ({r['best_epoch']:.1f})"
-        lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {last} | {best} |")
+        slope = "-" if r.get("per_epoch") is None else f"{r['per_epoch']:+.3f}"
+        lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {last} | {best} "
+                     f"| {slope} |")
     return "\n".join(lines)
 
 

@@ -75,10 +75,24 @@ def test_eval_log_records_the_learning_curve_on_the_eval_split(tmp_path, npz_dat
     assert len([f for f in os.listdir(workdir / "checkpoints") if f.endswith(".index")]) == 1
     rows = campaign.summary(str(tmp_path), ["w"])
     assert rows[0]["step"] == 6 and rows[0]["best_nll"] == min(r["nll_nats"] for r in log)
+    assert rows[0]["per_epoch"] == pytest.approx(
+        (log[2]["nll_nats"] - log[0]["nll_nats"]) / (log[2]["epoch"] - log[0]["epoch"]))
     assert "| w | " in campaign.format_summary(rows)
     png = tmp_path / "curves.png"
     assert campaign.plot_curves(str(tmp_path), ["w", "absent"], str(png)) == 1
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trend_is_the_change_per_epoch_over_the_last_evaluations():
+    log = [dict(epoch=float(e), nll_nats=n) for e, n in enumerate([90.0, 86.0, 85.0, 84.5, 84.2],
+                                                                  start=1)]
+    assert campaign.trend(log) == pytest.approx((84.2 - 86.0) / 3)
+    assert campaign.trend(log, intervals=1) == pytest.approx(-0.3)
+    assert campaign.trend(log[:2]) == pytest.approx(-4.0)  # fewer than asked: all there are
+    assert campaign.trend(log[:1]) is None and campaign.trend([]) is None
+    row = dict(run="r", epoch=5.0, hours=1.0, last_nll=84.2, best_nll=84.2, best_epoch=5.0,
+               per_epoch=campaign.trend(log))
+    assert campaign.format_summary([row]).splitlines()[-1].endswith("| -0.600 |")
 
 
 def test_eval_log_on_the_test_split_leaves_the_last_step_to_the_final_evaluation(
