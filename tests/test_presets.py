@@ -31,7 +31,7 @@ def _meta(version_dir):
 def test_presets_list_the_zoo_with_data_and_recorded_nll():
     listing = models.presets()
     assert {"mnist_pixel_cnn", "mnist_row_lstm", "mnist_diagonal_bilstm",
-            "mnist_multiscale_row_lstm", "cifar10_subset_pixel_cnn",
+            "mnist_multiscale_row_lstm", "mnist_gated_pixel_cnn", "cifar10_subset_pixel_cnn",
             "cifar10_subset_row_lstm"} <= set(listing)
     entry = listing["mnist_pixel_cnn"]
     on_disk = sorted(int(v) for v in os.listdir(os.path.join(PRETRAINED_DIR, "mnist_pixel_cnn"))

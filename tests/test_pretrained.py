@@ -23,7 +23,7 @@ def _meta(version_dir):
 def test_the_zoo_ships_models():
     names = {os.path.basename(os.path.dirname(v)) for v in SHIPPED}
     assert {"mnist_pixel_cnn", "mnist_row_lstm", "mnist_diagonal_bilstm",
-            "mnist_multiscale_row_lstm", "cifar10_subset_pixel_cnn",
+            "mnist_multiscale_row_lstm", "mnist_gated_pixel_cnn", "cifar10_subset_pixel_cnn",
             "cifar10_subset_row_lstm"} <= names, names
 
 
