@@ -30,6 +30,7 @@ EXPECTED = {
     "campaign_mnist_pixel_cnn_decay": ("pixel_cnn", (28, 28, 1), 2, 7, 16, 32),
     # The paper's PixelCNN depth (15 layers) at the MNIST width.
     "campaign_mnist_pixel_cnn_15": ("pixel_cnn", (28, 28, 1), 2, 15, 16, 32),
+    "campaign_mnist_pixel_cnn_wide": ("pixel_cnn", (28, 28, 1), 2, 15, 32, 32),
     "campaign_mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
@@ -88,7 +89,7 @@ DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
 
 def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
     campaign = [n for n in configs.names() if n.startswith("campaign_")]
-    assert len(campaign) == 7
+    assert len(campaign) == 8
     for name in campaign:
         train = dict(configs.get(name).train)
         assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1
