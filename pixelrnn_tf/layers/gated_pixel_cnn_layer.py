@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf.layers.masking import causal_mask, channel_groups
+from pixelrnn_tf.layers.shifts import down_shift
 
 
 def gate(x):
@@ -129,7 +130,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
                 cond_v = cond_v[:, None, None]  # (B, 1, 1, 2h)
             v_out = gate(v_pre + cond_v)  # (B, H, W, h)
         # Row i of the horizontal stack may see rows < i only: shift down one row.
-        above = tf.pad(v_pre[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])  # (B, H, W, 2h)
+        above = down_shift(v_pre)  # (B, H, W, 2h)
         link = tf.einsum("bhwf,fg->bhwg", above, self.link_kernel)
         h_pad = tf.pad(h, [[0, 0], [0, 0], [half, 0], [0, 0]])
         h_pre = tf.nn.conv2d(h_pad, self.masked_horizontal_kernel(), 1, "VALID")
