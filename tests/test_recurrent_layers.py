@@ -101,16 +101,51 @@ def _randomize(layer, seed=1):
         w.assign(rng.normal(scale=0.5, size=w.shape).astype(np.float32))
 
 
-@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+def _unknown_height(layer, x):
+    """A tf.function of unknown height (as a signature of unknown shape): RowLSTM's loop,
+    not its unrolled rows."""
+    spec = tf.TensorSpec([None, None, None, x.shape[-1]], tf.float32)
+    return tf.function(lambda t: layer(t), input_signature=[spec])
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf.function", "unknown height"])
 @pytest.mark.parametrize("kernel_size", [3, 5])
 def test_row_lstm_matches_numpy_loop(inputs, mode, kernel_size):
     layer = RowLSTM(4, kernel_size=kernel_size, num_groups=3)
     layer.build(inputs.shape)
     _randomize(layer)
-    fn = layer if mode == "eager" else tf.function(lambda t: layer(t))
+    fn = {"eager": layer, "tf.function": tf.function(lambda t: layer(t)),
+          "unknown height": _unknown_height(layer, inputs)}[mode]
     got = fn(tf.constant(inputs)).numpy()
     want = np_row_lstm(layer, inputs.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_row_lstm_unrolled_rows_and_loop_give_the_same_gradients(inputs):
+    """The unrolled rows (known height, what training runs) against the loop (unknown
+    height): the same values, and gradients equal to rounding, for the input, both kernels
+    and the learned initial state."""
+    layer = RowLSTM(4, num_groups=3)
+    layer.build(inputs.shape)
+    _randomize(layer)
+    weights = layer.trainable_weights
+    target = tf.constant(np.random.default_rng(5).normal(size=inputs.shape[:3] + (4,)),
+                         tf.float32)
+
+    def value_and_grads(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(layer(t) * target)
+        return [loss] + tape.gradient(loss, [t] + weights)
+
+    spec = tf.TensorSpec([None, None, None, inputs.shape[-1]], tf.float32)
+    unrolled = tf.function(value_and_grads)(tf.constant(inputs))
+    looped = tf.function(value_and_grads, input_signature=[spec])(tf.constant(inputs))
+    assert len(unrolled) == len(weights) + 2 == 2 + 5  # kernels, biases, initial h and c
+    for a, b in zip(unrolled, looped):
+        assert a is not None and b is not None
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+        assert np.any(a.numpy() != 0)
 
 
 def test_conditional_row_lstm_matches_numpy_loop(inputs):
