@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from pixelrnn_tf.layers import DiagonalBiLSTM, RowLSTM
-from pixelrnn_tf.layers.diagonal_bilstm import (_state_to_state, diagonal_lstm_sweep,
+from pixelrnn_tf.layers.diagonal_bilstm import (_state_to_state, diagonal_lstm_bands,
+                                               diagonal_lstm_sweep,
                                                diagonal_lstm_sweep_autodiff)
 from pixelrnn_tf.layers.masking import causal_mask
 from pixelrnn_tf.layers.row_lstm import lstm_gates
@@ -159,14 +160,16 @@ def test_conditional_row_lstm_matches_numpy_loop(inputs):
         layer(inputs)
 
 
-@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+@pytest.mark.parametrize("mode", ["eager", "tf.function", "unknown height"])
 @pytest.mark.parametrize("shape", [(2, 5, 6, 6), (1, 7, 3, 3), (1, 1, 4, 3)])
 def test_diagonal_bilstm_matches_numpy_loop(mode, shape):
+    # Known sizes run the unrolled bands, an unknown one the loop (diagonal_lstm_sweep).
     x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
     layer = DiagonalBiLSTM(3, num_groups=3)
     layer.build(x.shape)
     _randomize(layer)
-    fn = layer if mode == "eager" else tf.function(lambda t: layer(t))
+    fn = {"eager": layer, "tf.function": tf.function(lambda t: layer(t)),
+          "unknown height": _unknown_height(layer, x)}[mode]
     got = fn(tf.constant(x)).numpy()
     np.testing.assert_allclose(got, np_diagonal_bilstm(layer, x.astype(np.float64)),
                                rtol=1e-4, atol=1e-5)
@@ -289,6 +292,36 @@ def test_diagonal_sweep_gradient_equals_autodiff(mode, static_length):
             np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=f"{fn.__name__}: {what}")
     assert np.abs(want[2].numpy()).min() > 0  # every kernel entry gets a gradient here
+
+
+@pytest.mark.parametrize("height, width", [(4, 5), (5, 2), (1, 3), (3, 1), (3, 3)])
+def test_diagonal_bands_equal_the_masked_recurrence_with_gradients(height, width):
+    # The unrolled bands (only the rows inside the image) against autodiff of the full
+    # recurrence that zeroes the state outside the image, in float64: outputs, d columns
+    # (zero outside the image in both) and d kernel.
+    rng = np.random.default_rng(6)
+    units, batch, length = 2, 2, height + width - 1
+    index = SkewIndex(batch, height, width)
+    valid = tf.cast(index.valid, tf.float64)
+    columns = tf.constant(rng.normal(size=(length, 2, batch, height, 4 * units)), tf.float64)
+    kernel = tf.constant(rng.normal(scale=0.5, size=(2, 2 * units, 4 * units)), tf.float64)
+    upstream = tf.constant(rng.normal(size=(length, 2, batch, height, units)), tf.float64)
+
+    def value_and_grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch([columns, kernel])
+            out = fn(columns, kernel)
+            loss = tf.reduce_sum(out * upstream)
+        return (out,) + tuple(tape.gradient(loss, [columns, kernel]))
+
+    got = value_and_grads(lambda c, k: diagonal_lstm_bands(c, k, height))
+    want = value_and_grads(lambda c, k: _autodiff_sweep(c, k, valid))
+    for g, w, what in zip(got, want, ("output", "d columns", "d kernel")):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-10, atol=1e-12, err_msg=what)
+    inside = np.broadcast_to(index.valid.numpy()[..., 0] > 0, got[1].shape[:-1])
+    assert np.all(np.abs(got[1].numpy()).max(-1)[inside] > 0)  # every pixel gets a gradient
+    if height > 1 and width > 1:
+        assert np.abs(want[2].numpy()).min() > 0
 
 
 def test_diagonal_bilstm_layer_gradient_equals_autodiff(monkeypatch):

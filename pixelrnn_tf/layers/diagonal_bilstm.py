@@ -22,9 +22,11 @@ class DiagonalBiLSTM(keras.layers.Layer):
     quadrant up and to the right, and is shifted down one row before it is added, so together
     they see every earlier pixel and no later one. The initial state is zero.
 
-    Both directions run in the same loop as one batched matmul per diagonal. The skew and
-    unskew are row gathers (pixelrnn_tf/layers/skew.py); outside the image the loop zeroes the
-    state, and the loop's gradient is hand-written (`diagonal_lstm_sweep`).
+    Both directions run in the same sweep as one batched matmul per diagonal. The skew and
+    unskew are row gathers (pixelrnn_tf/layers/skew.py). At a known image size the diagonals
+    are unrolled and each computes only its rows inside the image (`diagonal_lstm_bands`);
+    at an unknown one a loop computes all H rows of every diagonal and zeroes the state
+    outside the image, with a hand-written gradient (`diagonal_lstm_sweep`).
 
     Args:
         units: h, features of the hidden state (and per gate).
@@ -78,11 +80,12 @@ class DiagonalBiLSTM(keras.layers.Layer):
         index = SkewIndex(s[0], s[1], s[2])
         columns = skew_columns(z, index)  # (W + H - 1, 2, B, H, 4h)
         h_static, w_static = inputs.shape[1], inputs.shape[2]
-        # A static trip count when known: XLA needs it to differentiate the loop.
-        num_columns = (h_static + w_static - 1 if h_static is not None and w_static is not None
-                       else index.num_columns)
-        h_all = diagonal_lstm_sweep(columns, tf.convert_to_tensor(self.state_to_state_kernel),
-                                    num_columns, tf.cast(index.valid, columns.dtype))
+        kernel = tf.convert_to_tensor(self.state_to_state_kernel)
+        if h_static is not None and w_static is not None:
+            h_all = diagonal_lstm_bands(columns, kernel, h_static)
+        else:  # unknown size (a signature of unknown shape): the loop over all H rows
+            h_all = diagonal_lstm_sweep(columns, kernel, index.num_columns,
+                                        tf.cast(index.valid, columns.dtype))
         # Row i takes the right-to-left state of row i - 1: row i's own saw pixels right of it.
         return unskew_columns(h_all, index, s[2])  # (B, H, W, h)
 
@@ -202,6 +205,55 @@ def _state_to_state(h_prev, kernel):
     s = tf.shape(both)
     z = tf.matmul(tf.reshape(both, [2, -1, 2 * units]), kernel)
     return tf.reshape(z, [2, s[1], s[2], 4 * units])
+
+
+def _rows(x, first, count):
+    """Rows [first, first + count) of a (2, B, H, F) map: a tf.slice, whose gradient is a
+    pad (a strided slice's, StridedSliceGrad, is several times slower on the CPU)."""
+    return tf.slice(x, [0, 0, first, 0], [-1, -1, count, -1])
+
+
+def diagonal_lstm_bands(columns, kernel, height):
+    """Both directions' LSTMs over the skewed diagonals of a known image size, unrolled,
+    each diagonal computing only its rows inside the image; autodiff gradient.
+
+    columns: (T, 2, B, H, 4h) input-to-state pre-activations, T = H + W - 1 static (entries
+    outside the image are never read); kernel: (2, 2h, 4h) as in `diagonal_lstm_sweep`.
+    Returns the hidden states (T, 2, B, H, h), zero outside the image; zero initial state.
+
+    Skewed column t holds image row i at i in [t - W + 1, t] (clipped to [0, H - 1]): about
+    half of the T x H entries of the skewed map at H = W. `diagonal_lstm_sweep` computes all
+    of them and masks; this computes the H x W inside, so the many small element-wise ops
+    per diagonal (the gates, the state update) touch half the data. On the campaign's
+    Diagonal BiLSTM (28 x 28, h = 16, batch 32, one thread) a training step took 0.56 s
+    against 0.78 s for the sweep (README "Training speed"). The graph is T diagonals long:
+    fine for the image sizes here (T = 55 at 28 x 28, 63 at 32 x 32).
+    """
+    num_columns = int(columns.shape[0])
+    width = num_columns - height + 1
+    units = kernel.shape[1] // 2
+    outputs, h, c, previous = [], None, None, None
+    for t, column in enumerate(tf.unstack(columns)):  # (2, B, H, 4h) each
+        first, last = max(0, t - width + 1), min(height - 1, t)
+        count = last - first + 1
+        z = _rows(column, first, count)  # (2, B, count, 4h)
+        if previous is None:  # t = 0: zero state, nothing from a previous diagonal
+            c_left = tf.zeros_like(z[..., :units])
+        else:
+            # The previous diagonal's rows, zero-padded to rows [first - 1, last]: row i
+            # reads the state above, row i - 1, and to the left, row i, of diagonal t - 1.
+            top, bottom = previous[0] - (first - 1), last - previous[1]
+            pad = [[0, 0], [0, 0], [top, bottom], [0, 0]]
+            h_ext, c_ext = tf.pad(h, pad), tf.pad(c, pad)  # (2, B, count + 1, h)
+            both = tf.concat([_rows(h_ext, 0, count), _rows(h_ext, 1, count)], axis=-1)
+            s = tf.shape(both)
+            z = z + tf.reshape(tf.matmul(tf.reshape(both, [2, -1, 2 * units]), kernel),
+                               [2, s[1], count, 4 * units])
+            c_left = _rows(c_ext, 1, count)
+        h, c = lstm_gates(z, c_left)  # (2, B, count, h)
+        previous = (first, last)
+        outputs.append(tf.pad(h, [[0, 0], [0, 0], [first, height - 1 - last], [0, 0]]))
+    return tf.stack(outputs)  # (T, 2, B, H, h)
 
 
 def diagonal_lstm_sweep(columns, kernel, num_columns, valid=None):

@@ -82,20 +82,25 @@ class RowLSTM(keras.layers.Layer):
         h0 = tf.broadcast_to(self.initial_h, [batch, width, self.units])
         c0 = tf.broadcast_to(self.initial_c, [batch, width, self.units])
         if inputs.shape[1] is not None:
-            # A known row count: the rows unrolled. A while_loop's gradient materialized
-            # zeros for its whole (H, B, W, 4h) input TensorArray, which it passes through
-            # unchanged (one ZerosLike per layer: a fifth of the campaign's Row LSTM step);
-            # unrolled, the campaign step of 32 images took 0.23 s against 0.31 s on one
-            # thread (README "Training speed"). Same values as the loop below.
-            h, c, outputs = h0, c0, []
-            for row in tf.unstack(z_is, axis=1):  # (B, W, 4h) each
-                h, c = self.step(row, (h, c))
-                outputs.append(h)
-            return tf.stack(outputs, axis=1)  # (B, H, W, h)
-        # Unknown height (a signature of unknown shape): a loop that reads the rows from a
-        # TensorArray (the gradient of indexing a captured tensor inside the loop would add a
-        # full-size dense tensor at every step).
-        height = tf.shape(inputs)[1]
+            return self._rows_unrolled(z_is, h0, c0)
+        return self._rows_loop(z_is, h0, c0)
+
+    def _rows_unrolled(self, z_is, h0, c0):
+        """A known row count: the rows unrolled. A while_loop's gradient materialized zeros
+        for its whole (H, B, W, 4h) input TensorArray, which it passes through unchanged (one
+        ZerosLike per layer: a fifth of the campaign's Row LSTM step); unrolled, the step is
+        faster (README "Training speed"). The same values as `_rows_loop`."""
+        h, c, outputs = h0, c0, []
+        for row in tf.unstack(z_is, axis=1):  # (B, W, 4h) each
+            h, c = self.step(row, (h, c))
+            outputs.append(h)
+        return tf.stack(outputs, axis=1)  # (B, H, W, h)
+
+    def _rows_loop(self, z_is, h0, c0):
+        """Unknown height (a signature of unknown shape): a loop that reads the rows from a
+        TensorArray (the gradient of indexing a captured tensor inside the loop would add a
+        full-size dense tensor at every step)."""
+        height = tf.shape(z_is)[1]
         rows = tf.transpose(z_is, [1, 0, 2, 3])  # (H, B, W, 4h)
         row_ta = tf.TensorArray(z_is.dtype, size=height).unstack(rows)
         outputs = tf.TensorArray(z_is.dtype, size=height)
