@@ -46,7 +46,10 @@ def count_macs(model):
         elif isinstance(layer, DiagonalBiLSTM):
             total += conv(layer.input_to_state, hh, ww)
             d, k2, g = layer.state_to_state_kernel.shape
-            total += d * hh * (ww + hh - 1) * k2 * g  # every skewed position is computed
+            # The positions inside the image but the first (its state is the zero initial
+            # one): what diagonal_lstm_bands computes at a known size (the while-loop sweep
+            # of unknown sizes computes all H x (W + H - 1)).
+            total += d * (hh * ww - 1) * k2 * g
             if layer.conditioning_features:
                 total += conv(layer.conditioning_conv, hh, ww)
         elif isinstance(layer, (ConvResidualBlock, RecurrentResidualBlock)):

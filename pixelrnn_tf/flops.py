@@ -62,8 +62,9 @@ def graph_flops(fn, *specs):
 
 def forward_flops(model):
     """FLOPs of one forward pass of `model`'s network for one image: the mixture parameters
-    of the logistic-mixture models, the logits of the others; the recurrent networks (loops
-    over rows / diagonals) counted per layer by bench_train.count_macs."""
+    of the logistic-mixture models, the logits of the others. The recurrent layers unroll
+    their rows / diagonals at the static image size traced here; a graph that still holds a
+    loop is counted per layer by bench_train.count_macs."""
     spec = tf.TensorSpec((1,) + tuple(model.image_shape), tf.int32)
     conditioning = model.zero_conditioning()
     if hasattr(model, "mixture_parameters"):

@@ -31,6 +31,9 @@ def test_each_counted_op_against_its_formula():
 def test_whole_network_agrees_with_the_per_layer_count():
     model = build_tiny("pixel_cnn", (6, 5, 3), 4)
     assert flops.forward_flops(model) == 2 * count_macs(model) > 0
-    # The recurrent networks loop over rows: counted per layer instead.
+    # The recurrent networks, unrolled at a known size, counted from the graph too.
     row_lstm = build_tiny("row_lstm", (6, 5, 3), 4)
     assert flops.forward_flops(row_lstm) == 2 * count_macs(row_lstm) > 0
+    # The Diagonal BiLSTM's unrolled bands compute the positions inside the image only.
+    diagonal = build_tiny("diagonal_bilstm", (6, 5, 3), 4)
+    assert flops.forward_flops(diagonal) == 2 * count_macs(diagonal) > 0
