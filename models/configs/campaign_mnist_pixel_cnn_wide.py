@@ -7,8 +7,7 @@ phase); the 15-layer one (`campaign_mnist_pixel_cnn_15`) was at 88.13 after 8 ep
 falling but by 0.36 nat per epoch. The paper gives the PixelCNN's depth (15 layers; h = 128
 for CIFAR-10) but no MNIST width; this run doubles h to 32 (235,618 parameters against
 67,938), keeps the 32-map output layers and the campaign's open-ended schedule
-(CAMPAIGN_TRAIN). One training step of 32 images took 0.545 s on one thread of this 2-core
-machine against 0.185 s at h = 16 (measured in the tenth session, README "Training campaign").
+(CAMPAIGN_TRAIN); a training step costs about 3x the h = 16 run's.
 Its committed workdir is `models/campaign/campaign_mnist_pixel_cnn_wide/`.
 Command: (every campaign run at once, resuming from the committed checkpoints)
     nice -n 19 python -m pixelrnn_tf.campaign --hours=2

@@ -225,8 +225,8 @@ def diagonal_lstm_bands(columns, kernel, height):
     half of the T x H entries of the skewed map at H = W. `diagonal_lstm_sweep` computes all
     of them and masks; this computes the H x W inside, so the many small element-wise ops
     per diagonal (the gates, the state update) touch half the data. On the campaign's
-    Diagonal BiLSTM (28 x 28, h = 16, batch 32, one thread) a training step took 0.56 s
-    against 0.78 s for the sweep (README "Training speed"). The graph is T diagonals long:
+    Diagonal BiLSTM (28 x 28, h = 16, batch 32, one thread) a training step took 0.394 s
+    against 0.529 s for the sweep (README "Training speed"). The graph is T diagonals long:
     fine for the image sizes here (T = 55 at 28 x 28, 63 at 32 x 32).
     """
     num_columns = int(columns.shape[0])
