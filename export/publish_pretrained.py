@@ -75,15 +75,42 @@ def _train_seconds(workdir, evaluation):
     return None
 
 
+def _cpu_clock(workdir, evaluation):
+    """(CPU seconds, the step they were counted from) of a run, or None where its clock kept
+    no CPU time (runs trained before it did)."""
+    if evaluation.get("train_cpu_seconds") is not None:
+        return evaluation["train_cpu_seconds"], evaluation.get("cpu_from_step", 0)
+    path = os.path.join(workdir, "train_time.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        clock = json.load(f)
+    if "cpu_seconds" not in clock:
+        return None
+    return clock["cpu_seconds"], clock["cpu_from_step"]
+
+
+def _cpu_record(own, source=None, init_from=False):
+    """train_cpu_seconds when every step (the source's too) was counted; else the part that
+    was, as train_cpu_seconds_counted, so a partial count is never read as the whole."""
+    if own is None:
+        return {}
+    whole = own[1] == 0 and (not init_from or (source is not None and source[1] == 0))
+    if whole:
+        return dict(train_cpu_seconds=own[0] + (source[0] if init_from else 0))
+    return dict(train_cpu_seconds_counted=dict(seconds=own[0], from_step=own[1]))
+
+
 def training_record(workdir, evaluation):
-    """train_steps and train_seconds of the published weights, and where they started: a run
-    started from another one's weights (--init_from, its init_from.json) counts its source's
-    steps and seconds too (the source's workdir looked up beside it, as the campaign keeps
-    them), and names the source in init_from."""
+    """train_steps, train_seconds and CPU time of the published weights, and where they
+    started: a run started from another one's weights (--init_from, its init_from.json) counts
+    its source's steps and seconds too (the source's workdir looked up beside it, as the
+    campaign keeps them), and names the source in init_from."""
     steps, seconds = evaluation["step"], _train_seconds(workdir, evaluation)
+    own_cpu = _cpu_clock(workdir, evaluation)
     path = os.path.join(workdir, "init_from.json")
     if not os.path.exists(path):
-        return dict(train_steps=steps, train_seconds=seconds)
+        return dict(train_steps=steps, train_seconds=seconds, **_cpu_record(own_cpu))
     with open(path) as f:
         source = json.load(f)
     source_dir = os.path.join(os.path.dirname(os.path.abspath(workdir)),
@@ -94,6 +121,7 @@ def training_record(workdir, evaluation):
     else:
         seconds = None  # unknown rather than too small
     return dict(train_steps=steps + source["step"], train_seconds=seconds,
+                **_cpu_record(own_cpu, _cpu_clock(source_dir, {}), init_from=True),
                 init_from=dict(run=os.path.basename(source["source"]), step=source["step"],
                                epoch=source["epoch"]))
 

@@ -17,6 +17,7 @@ of epochs and validation NLLs; `--plot=PATH` draws the learning curves from the 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,24 +80,53 @@ def start_epoch(workdir):
 
 
 def summary(campaign_dir, names):
-    """One dict per run: steps and epochs done, CPU-wall hours, last and best validation NLL."""
+    """One dict per run: steps and epochs done, wall and CPU hours, last and best validation NLL."""
     rows = []
     for name in names:
         workdir = os.path.join(campaign_dir, name)
         log = read_eval_log(workdir)
-        seconds = 0.0
+        clock = {}
         time_path = os.path.join(workdir, "train_time.json")
         if os.path.exists(time_path):
             with open(time_path) as f:
-                seconds = float(json.load(f)["seconds"])
+                clock = json.load(f)
         best = min(log, key=lambda r: r["nll_nats"]) if log else None
         rows.append(dict(run=name, step=log[-1]["step"] if log else 0,
-                         epoch=log[-1]["epoch"] if log else 0.0, hours=seconds / 3600,
+                         epoch=log[-1]["epoch"] if log else 0.0,
+                         hours=float(clock.get("seconds", 0.0)) / 3600,
+                         cpu_hours=(float(clock["cpu_seconds"]) / 3600
+                                    if "cpu_seconds" in clock else None),
+                         cpu_from_step=clock.get("cpu_from_step"),
+                         cpu_total_hours=_cpu_total_hours(workdir, clock),
                          last_nll=log[-1]["nll_nats"] if log else None,
                          best_nll=best["nll_nats"] if best else None,
                          best_epoch=best["epoch"] if best else None,
                          per_epoch=trend(log)))
     return rows
+
+
+def checkpoint_step(workdir):
+    """The step of the run's newest checkpoint file (None if it has none)."""
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        return None
+    steps = [int(m.group(1)) for m in map(re.compile(r"ckpt-(\d+)\.index$").match,
+                                          os.listdir(directory)) if m]
+    return max(steps) if steps else None
+
+
+def _cpu_total_hours(workdir, clock):
+    """The run's CPU hours: measured when its clock counted CPU time from step 0, else
+    extrapolated from the steps it did count (None when it counted none)."""
+    if "cpu_seconds" not in clock:
+        return None
+    from_step = int(clock["cpu_from_step"])
+    if from_step == 0:
+        return float(clock["cpu_seconds"]) / 3600
+    step = checkpoint_step(workdir)
+    if step is None or step <= from_step:
+        return None
+    return float(clock["cpu_seconds"]) / (step - from_step) * step / 3600
 
 
 TREND_INTERVALS = 3
@@ -113,16 +143,26 @@ def trend(log, intervals=TREND_INTERVALS):
 
 
 def format_summary(rows):
-    lines = ["| run | epochs (evaluated) | wall hours | validation NLL, last | best (epoch) | "
-             f"change per epoch (last {TREND_INTERVALS} evaluations) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | epochs (evaluated) | wall hours | CPU hours | validation NLL, last | "
+             f"best (epoch) | change per epoch (last {TREND_INTERVALS} evaluations) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         last = "-" if r["last_nll"] is None else f"{r['last_nll']:.3f}"
         best = "-" if r["best_nll"] is None else f"{r['best_nll']:.3f} ({r['best_epoch']:.1f})"
         slope = "-" if r.get("per_epoch") is None else f"{r['per_epoch']:+.3f}"
-        lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {last} | {best} "
-                     f"| {slope} |")
+        lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {_cpu_cell(r)} "
+                     f"| {last} | {best} | {slope} |")
     return "\n".join(lines)
+
+
+def _cpu_cell(row):
+    if row.get("cpu_hours") is None:
+        return "-"
+    if not row["cpu_from_step"]:
+        return f"{row['cpu_hours']:.2f}"
+    total = row.get("cpu_total_hours")
+    return (f"{row['cpu_hours']:.2f} since step {row['cpu_from_step']:,}"
+            + (f" (~{total:.1f} in all at that rate)" if total is not None else ""))
 
 
 def plot_curves(campaign_dir, names, path, goals=None):

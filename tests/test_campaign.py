@@ -83,6 +83,45 @@ def test_eval_log_records_the_learning_curve_on_the_eval_split(tmp_path, npz_dat
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cpu_time_is_kept_from_step_0_or_marked_partial(tmp_path, npz_dataset):
+    workdir = tmp_path / "w"
+    trainer_lib.run(_config(npz_dataset, workdir, eval_every=3, eval_split="train"),
+                    str(workdir), max_seconds=1e-9)
+    clock = json.loads((workdir / "train_time.json").read_text())
+    assert clock["cpu_from_step"] == 0 and clock["cpu_seconds"] > 0
+    # A workdir from before CPU time was kept: counted from the step it resumes at.
+    (workdir / "train_time.json").write_text(json.dumps({"seconds": 50.0}))
+    trainer_lib.run(_config(npz_dataset, workdir, eval_every=3, eval_split="train"),
+                    str(workdir))
+    clock = json.loads((workdir / "train_time.json").read_text())
+    assert clock["cpu_from_step"] == 1 and clock["seconds"] > 50.0
+    assert clock["cpu_seconds"] > 0
+    log = campaign.read_eval_log(str(workdir))
+    assert [r["step"] for r in log] == [3, 6] and all(r["train_cpu_seconds"] > 0 for r in log)
+    row = campaign.summary(str(tmp_path), ["w"])[0]
+    assert row["cpu_from_step"] == 1
+    assert row["cpu_total_hours"] == pytest.approx(clock["cpu_seconds"] / 5 * 6 / 3600)
+    assert " since step 1 (~" in campaign.format_summary([row])
+    row.update(cpu_from_step=0)
+    assert f"| {row['cpu_hours']:.2f} |" in campaign.format_summary([row])
+
+
+def test_an_evaluation_after_a_lost_stretch_replaces_its_records(tmp_path):
+    from pixelrnn_tf.training.evaluation import append_eval_log
+
+    metrics = dict(nll_nats=80.0, bits_per_dim=0.1, num_images=10)
+    for step in (10, 20, 30):
+        append_eval_log(str(tmp_path), step, step / 10, "validation",
+                        dict(metrics, nll_nats=90.0 - step / 10), [1.0], step)
+    # Resumed from the checkpoint at step 15: the records of 20 and 30 belong to lost steps.
+    append_eval_log(str(tmp_path), 20, 2.0, "validation", metrics, [2.0], 25.0,
+                    cpu_seconds=4.0)
+    log = campaign.read_eval_log(str(tmp_path))
+    assert [(r["step"], r["nll_nats"]) for r in log] == [(10, 89.0), (20, 80.0)]
+    assert "train_cpu_seconds" not in log[0] and log[1]["train_cpu_seconds"] == 4.0
+    assert not os.path.exists(tmp_path / "eval_log.jsonl.tmp")
+
+
 def test_trend_is_the_change_per_epoch_over_the_last_evaluations():
     log = [dict(epoch=float(e), nll_nats=n) for e, n in enumerate([90.0, 86.0, 85.0, 84.5, 84.2],
                                                                   start=1)]

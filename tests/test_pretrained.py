@@ -82,3 +82,32 @@ def test_a_run_started_from_another_counts_its_sources_steps_and_seconds(tmp_pat
         train_steps=70, train_seconds=107.5, init_from=dict(run="source", step=40, epoch=2.5))
     (source / "train_time.json").unlink()  # unknown, not too small
     assert training_record(str(run), evaluation)["train_seconds"] is None
+
+
+def test_cpu_time_is_published_whole_or_as_the_part_counted(tmp_path):
+    from export.publish_pretrained import training_record
+
+    source, run = tmp_path / "source", tmp_path / "run"
+    source.mkdir()
+    run.mkdir()
+    (run / "train_time.json").write_text(json.dumps(
+        {"seconds": 9.0, "cpu_seconds": 6.0, "cpu_from_step": 0}))
+    assert training_record(str(run), {"step": 30})["train_cpu_seconds"] == 6.0
+    (run / "train_time.json").write_text(json.dumps(
+        {"seconds": 9.0, "cpu_seconds": 6.0, "cpu_from_step": 12}))
+    record = training_record(str(run), {"step": 30})
+    assert "train_cpu_seconds" not in record
+    assert record["train_cpu_seconds_counted"] == dict(seconds=6.0, from_step=12)
+    (run / "train_time.json").write_text(json.dumps({"seconds": 9.0}))  # before CPU was kept
+    assert not {"train_cpu_seconds", "train_cpu_seconds_counted"} & set(
+        training_record(str(run), {"step": 30}))
+    # A run started from another: whole only if both counted every step.
+    (run / "init_from.json").write_text(json.dumps(dict(
+        source="/elsewhere/source", checkpoint="c", step=40, epoch=2.5)))
+    evaluation = {"step": 30, "train_cpu_seconds": 5.0, "cpu_from_step": 0}
+    (source / "train_time.json").write_text(json.dumps(
+        {"seconds": 100.0, "cpu_seconds": 70.0, "cpu_from_step": 0}))
+    assert training_record(str(run), evaluation)["train_cpu_seconds"] == 75.0
+    (source / "train_time.json").write_text(json.dumps({"seconds": 100.0}))
+    assert training_record(str(run), evaluation)["train_cpu_seconds_counted"] == dict(
+        seconds=5.0, from_step=0)

@@ -29,15 +29,34 @@ def evaluate(model, images, batch_size=64, labels=None):
             "num_images": count}
 
 
-def append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds):
+def append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds,
+                    cpu_seconds=None):
     """One line per periodic evaluation in eval_log.jsonl: the learning curve of the run
-    (and the mean training loss since the previous evaluation)."""
+    (and the mean training loss since the previous evaluation).
+
+    Records at or after `step` are dropped first: they were written after the checkpoint this
+    run resumed from (a kill lost the steps between), so the curve keeps one point per step."""
     record = dict(step=step, epoch=round(epoch, 4), split=split, nll_nats=metrics["nll_nats"],
                   bits_per_dim=metrics["bits_per_dim"], num_images=metrics["num_images"],
                   train_nll_nats=float(np.mean(train_losses)) if train_losses else None,
                   train_seconds=round(seconds, 1))
-    with open(os.path.join(workdir, "eval_log.jsonl"), "a") as f:
+    if cpu_seconds is not None:
+        record["train_cpu_seconds"] = round(cpu_seconds, 1)
+    path = os.path.join(workdir, "eval_log.jsonl")
+    kept = []
+    if os.path.exists(path):
+        with open(path) as f:
+            kept = [line for line in f if line.strip()]
+    stale = [line for line in kept if json.loads(line)["step"] >= step]
+    if not stale:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(line for line in kept if json.loads(line)["step"] < step)
         f.write(json.dumps(record) + "\n")
+    os.replace(tmp, path)
 
 
 def write_eval(writer, step, metrics, split, log=True):

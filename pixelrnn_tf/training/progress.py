@@ -33,23 +33,40 @@ class Progress:
 
 
 class TrainClock:
-    """Wall time spent in the training loop over every (resumed) run of a workdir, as of the
-    last checkpoint (time after a checkpoint that is lost to a kill is not counted)."""
+    """Wall time and CPU time spent in the training loop over every (resumed) run of a workdir,
+    as of the last checkpoint (time after a checkpoint that is lost to a kill is not counted).
 
-    def __init__(self, workdir):
+    Wall time counts what the run waited for a CPU shared with other jobs (and SIGSTOP pauses);
+    CPU time (`time.process_time`: every thread of the process) is what the run used. Workdirs
+    written before CPU time was kept count it from the step they were first resumed at,
+    `cpu_from_step`, so a partial count is never shown as the whole."""
+
+    def __init__(self, workdir, step=0):
         self.path = workdir and os.path.join(workdir, "train_time.json")
-        self.before = 0.0
+        self.before, self.cpu_before, self.cpu_from_step = 0.0, 0.0, step
         if self.path and os.path.exists(self.path):
             with open(self.path) as f:
-                self.before = float(json.load(f)["seconds"])
-        self.start = time.time()
+                kept = json.load(f)
+            self.before = float(kept["seconds"])
+            if "cpu_seconds" in kept:
+                self.cpu_before = float(kept["cpu_seconds"])
+                self.cpu_from_step = int(kept["cpu_from_step"])
+        elif step:
+            # Resumed from a checkpoint whose clock is gone (e.g. copied without it).
+            self.cpu_from_step = step
+        self.start, self.cpu_start = time.time(), time.process_time()
 
     def total(self):
         return self.before + time.time() - self.start
+
+    def cpu_total(self):
+        return self.cpu_before + time.process_time() - self.cpu_start
 
     def save(self):
         if self.path:
             tmp = self.path + ".tmp"
             with open(tmp, "w") as f:
-                json.dump({"seconds": round(self.total(), 1)}, f)
+                json.dump({"seconds": round(self.total(), 1),
+                           "cpu_seconds": round(self.cpu_total(), 1),
+                           "cpu_from_step": self.cpu_from_step}, f)
             os.replace(tmp, self.path)

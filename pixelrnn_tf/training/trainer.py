@@ -300,7 +300,7 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start, train_labels)
     progress = Progress(num_steps, config.batch_size)
-    clock = TrainClock(workdir if trainer.is_chief else None)
+    clock = TrainClock(workdir if trainer.is_chief else None, start)
     num_dims = int(np.prod(spec.image_shape))
     step = start
     since_eval = []  # training losses since the last periodic evaluation
@@ -361,7 +361,8 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
                 write_eval(writers["eval"], step, metrics, eval_split)
                 if trainer.is_chief:
                     append_eval_log(workdir, step, step * config.batch_size / len(train_images),
-                                     eval_split, metrics, since_eval, clock.total())
+                                     eval_split, metrics, since_eval, clock.total(),
+                                     cpu_seconds=clock.cpu_total())
                 since_eval = []
             if max_seconds is not None and time.time() - loop_start >= max_seconds \
                     and step < num_steps:
@@ -390,7 +391,9 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
         trainer.weight_average.copy_to_model()  # training is over: keep the averages
     metrics = evaluate(trainer.model, test_images, labels=test_labels)
     metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model,
-                   train_seconds=round(clock.total(), 1))
+                   train_seconds=round(clock.total(), 1),
+                   train_cpu_seconds=round(clock.cpu_total(), 1),
+                   cpu_from_step=clock.cpu_from_step)
     if trainer.weight_average:
         metrics.update(raw_weights_nll_nats=raw["nll_nats"],
                        raw_weights_bits_per_dim=raw["bits_per_dim"])
