@@ -11,7 +11,7 @@ checkpoint). Meant to run at the lowest priority while the machine does other wo
 
 SIGTERM (or SIGINT) makes every run checkpoint at its next step and stop; SIGSTOP / SIGCONT to
 the process group pause and resume it (e.g. around a benchmark). `--report` prints the table
-of epochs and validation NLLs; `--plot=PATH` draws the learning curves from the committed
+of epochs, wall and CPU hours and validation NLLs; `--plot=PATH` draws the learning curves from the committed
 `eval_log.jsonl` files.
 """
 
