@@ -37,6 +37,8 @@ class MultiScalePixelRNN(AutoregressiveModel):
         small_layers, small_units, small_output_units: the unconditional network.
         num_layers, units, output_units: the conditional network.
         conditioning_features: c, features of the upsampled conditioning map.
+        upsampler_layers: residual 3 x 3 convolutions of the upsampler at the small scale
+            (0: one convolution and the deconvolution).
         kernel_size, residual, skip: as for the single-scale networks.
     """
 
@@ -44,7 +46,8 @@ class MultiScalePixelRNN(AutoregressiveModel):
 
     def __init__(self, image_shape, num_levels, block="row_lstm", small_layers=2, small_units=8,
                  small_output_units=32, num_layers=2, units=8, output_units=32,
-                 conditioning_features=8, kernel_size=3, residual=True, skip=True, **kwargs):
+                 conditioning_features=8, kernel_size=3, residual=True, skip=True,
+                 upsampler_layers=0, **kwargs):
         super().__init__(image_shape, num_levels, **kwargs)
         self.block = block
         self.small_layers = int(small_layers)
@@ -57,6 +60,7 @@ class MultiScalePixelRNN(AutoregressiveModel):
         self.kernel_size = int(kernel_size)
         self.residual = bool(residual)
         self.skip = bool(skip)
+        self.upsampler_layers = int(upsampler_layers)
         h, w, _ = self.image_shape
         self.small_shape = ((h + 1) // 2, (w + 1) // 2, self.image_shape[2])
 
@@ -67,8 +71,8 @@ class MultiScalePixelRNN(AutoregressiveModel):
             self.small_output_units, self.kernel_size, self.residual, self.skip,
             name="small_network", dtype=self.dtype_policy)
         self.small_network.build((None,) + self.small_shape)
-        self.upsampler = Upsampler(self.conditioning_features, h, w, name="upsampler",
-                                   dtype=self.dtype_policy)
+        self.upsampler = Upsampler(self.conditioning_features, h, w, self.upsampler_layers,
+                                   name="upsampler", dtype=self.dtype_policy)
         self.upsampler.build((None,) + self.small_shape)
         self.conditional_network = PixelRNNNetwork(
             c, self.num_levels, self.block, self.num_layers, self.units, self.output_units,
@@ -116,5 +120,6 @@ class MultiScalePixelRNN(AutoregressiveModel):
                       num_layers=self.num_layers, units=self.units,
                       output_units=self.output_units,
                       conditioning_features=self.conditioning_features,
-                      kernel_size=self.kernel_size, residual=self.residual, skip=self.skip)
+                      kernel_size=self.kernel_size, residual=self.residual, skip=self.skip,
+                      upsampler_layers=self.upsampler_layers)
         return config

@@ -166,12 +166,17 @@ def test_every_committed_campaign_workdir_belongs_to_its_config():
     # A committed workdir must resume with its config (the campaign never starts over).
     from pixelrnn_tf.training import workdir as workdir_lib
 
-    # A stopped run is a campaign run whose work a decay phase continues from its workdir, or
-    # one that finished its schedule (the trainer writes eval_test.json only then).
+    # A stopped run is a campaign run whose work a decay phase continues from its workdir,
+    # one that finished its schedule (the trainer writes eval_test.json only then), or one
+    # replaced by another campaign run that is not stopped.
     assert set(campaign.STOPPED) <= set(campaign.run_names())
     starts = {config_lib.resolve(n).init_from for n in campaign.run_names()}
     for name in campaign.STOPPED:
         workdir = os.path.join(campaign.CAMPAIGN_DIR, name)
+        successor = campaign.REPLACED.get(name)
+        if successor:
+            assert successor in campaign.run_names() and successor not in campaign.STOPPED
+            continue
         assert workdir in starts or os.path.exists(os.path.join(workdir, "eval_test.json")), name
     for name in campaign.run_names():
         workdir = os.path.join(campaign.CAMPAIGN_DIR, name)

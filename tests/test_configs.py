@@ -34,6 +34,9 @@ EXPECTED = {
     "campaign_mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
+    # The conditional network's columns; the small network is h = 32 (checked below).
+    "campaign_mnist_multiscale_row_lstm_wide": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16,
+                                                32),
     "campaign_mnist_gated_pixel_cnn": ("gated_pixel_cnn", (28, 28, 1), 2, 12, 24, 64),
 }
 
@@ -63,6 +66,8 @@ def test_paper_config_builds(name, capsys):
     assert tuple(getattr(model, c) for c in columns) == tuple(architecture)
     if name == "imagenet64_row_lstm":
         assert model.residual is False
+    if name == "campaign_mnist_multiscale_row_lstm_wide":
+        assert (model.small_layers, model.small_units, model.upsampler_layers) == (7, 32, 3)
     params = model.count_params()
     with capsys.disabled():
         print(f"\n[params] {name}: {params:,} parameters")
@@ -89,7 +94,7 @@ DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
 
 def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
     campaign = [n for n in configs.names() if n.startswith("campaign_")]
-    assert len(campaign) == 8
+    assert len(campaign) == 9
     for name in campaign:
         train = dict(configs.get(name).train)
         assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1

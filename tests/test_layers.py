@@ -215,6 +215,9 @@ CASES = [
          (B, 2, 3, 3), (B, H, W, 4), 4,
          NotCausal("unmasked by design: it reads the small image of a Multi-Scale model, "
                    "all of which is known before the conditional network runs")),
+    Case("Upsampler_layers", Upsampler, dict(features=4, height=H, width=W, num_layers=2),
+         (B, 2, 3, 3), (B, H, W, 4), 8,
+         NotCausal("unmasked by design, as Upsampler")),
 ]
 
 

@@ -35,6 +35,7 @@ PAPER_CONFIGS = (
     "campaign_mnist_row_lstm",
     "campaign_mnist_diagonal_bilstm",
     "campaign_mnist_multiscale_row_lstm",
+    "campaign_mnist_multiscale_row_lstm_wide",
     "campaign_mnist_gated_pixel_cnn",
 )
 

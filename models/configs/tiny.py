@@ -14,7 +14,7 @@ TINY = {
     "diagonal_bilstm": dict(num_layers=2, units=12, output_units=48),
     "multiscale_pixelrnn": dict(block="row_lstm", small_layers=1, small_units=12,
                                 small_output_units=48, num_layers=2, units=12, output_units=48,
-                                conditioning_features=8),
+                                conditioning_features=8, upsampler_layers=1),
 }
 
 
