@@ -106,7 +106,7 @@ def summary(campaign_dir, names):
                          last_nll=log[-1]["nll_nats"] if log else None,
                          best_nll=best["nll_nats"] if best else None,
                          best_epoch=best["epoch"] if best else None,
-                         per_epoch=trend(log)))
+                         per_epoch=trend(log), fit=power_law_fit(log)))
     return rows
 
 
@@ -147,16 +147,58 @@ def trend(log, intervals=TREND_INTERVALS):
             / (recent[-1]["epoch"] - recent[0]["epoch"]))
 
 
+FIT_FROM_EPOCH = 4
+FIT_AT_EPOCH = 30
+
+
+def power_law_fit(log, from_epoch=FIT_FROM_EPOCH):
+    """Least-squares fit of NLL(epoch) = a + b * epoch ** -c to the validation curve from
+    `from_epoch` on: a rough extrapolation of what the run has left (`a` is where the fitted
+    curve levels off; power laws overshoot as often as not, so it is an estimate, not a
+    bound). None with fewer than 4 evaluated epochs there. Returns dict(a, b, c, levels):
+    `levels` is False when the best exponent is at the bottom of the searched range or the
+    curve rises (b <= 0): a curve still falling about linearly, whose `a` means nothing."""
+    import numpy as np
+
+    by_epoch = {round(r["epoch"], 4): r["nll_nats"] for r in log if r["epoch"] >= from_epoch}
+    if len(by_epoch) < 4:
+        return None
+    epochs = np.array(sorted(by_epoch), np.float64)
+    nll = np.array([by_epoch[e] for e in sorted(by_epoch)], np.float64)
+    best = None
+    # For a fixed exponent the fit is linear in (a, b): search the exponent on a grid.
+    exponents = np.linspace(0.05, 3.0, 296)
+    for c in exponents:
+        design = np.stack([np.ones_like(epochs), epochs ** -c], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, nll, rcond=None)
+        error = float(np.sum((design @ (a, b) - nll) ** 2))
+        if best is None or error < best[0]:
+            best = (error, dict(a=float(a), b=float(b), c=float(c)))
+    fit = best[1]
+    fit["levels"] = bool(fit["c"] > exponents[1] and fit["b"] > 0)
+    return fit
+
+
+def fitted(fit, epoch):
+    return fit["a"] + fit["b"] * epoch ** -fit["c"]
+
+
 def format_summary(rows):
     lines = ["| run | epochs (evaluated) | wall hours | CPU hours | validation NLL, last | "
-             f"best (epoch) | change per epoch (last {TREND_INTERVALS} evaluations) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"best (epoch) | change per epoch (last {TREND_INTERVALS} evaluations) | "
+             f"power-law fit (epochs >= {FIT_FROM_EPOCH}): at epoch {FIT_AT_EPOCH}, levels "
+             "off at |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         last = "-" if r["last_nll"] is None else f"{r['last_nll']:.3f}"
         best = "-" if r["best_nll"] is None else f"{r['best_nll']:.3f} ({r['best_epoch']:.1f})"
         slope = "-" if r.get("per_epoch") is None else f"{r['per_epoch']:+.3f}"
+        fit = r.get("fit")
+        extrapolated = ("-" if fit is None else
+                        f"{fitted(fit, FIT_AT_EPOCH):.2f}, "
+                        + (f"{fit['a']:.2f}" if fit["levels"] else "not levelling yet"))
         lines.append(f"| {r['run']} | {r['epoch']:.1f} | {r['hours']:.2f} | {_cpu_cell(r)} "
-                     f"| {last} | {best} | {slope} |")
+                     f"| {last} | {best} | {slope} | {extrapolated} |")
     return "\n".join(lines)
 
 

@@ -131,7 +131,27 @@ def test_trend_is_the_change_per_epoch_over_the_last_evaluations():
     assert campaign.trend(log[:1]) is None and campaign.trend([]) is None
     row = dict(run="r", epoch=5.0, hours=1.0, last_nll=84.2, best_nll=84.2, best_epoch=5.0,
                per_epoch=campaign.trend(log))
-    assert campaign.format_summary([row]).splitlines()[-1].endswith("| -0.600 |")
+    assert campaign.format_summary([row]).splitlines()[-1].endswith("| -0.600 | - |")
+
+
+def test_power_law_fit_recovers_a_known_curve_and_needs_four_epochs():
+    truth = dict(a=80.0, b=12.0, c=0.6)
+    log = [dict(epoch=float(e), nll_nats=campaign.fitted(truth, e)) for e in range(1, 16)]
+    fit = campaign.power_law_fit(log)
+    assert fit["a"] == pytest.approx(80.0, abs=0.05) and fit["c"] == pytest.approx(0.6, abs=0.01)
+    assert campaign.fitted(fit, 30) == pytest.approx(campaign.fitted(truth, 30), abs=0.02)
+    # Only epochs >= 4 count, each once (a resumed run may log an epoch twice).
+    assert campaign.power_law_fit(log[:6] + log[5:6]) is None
+    assert campaign.power_law_fit(log[:7] + log[6:7])["a"] == pytest.approx(80.0, abs=0.5)
+    row = dict(run="r", epoch=15.0, hours=1.0, last_nll=log[-1]["nll_nats"],
+               best_nll=log[-1]["nll_nats"], best_epoch=15.0, per_epoch=None, fit=fit)
+    assert campaign.format_summary([row]).splitlines()[-1].endswith(
+        f"| {campaign.fitted(fit, 30):.2f}, {fit['a']:.2f} |")
+    # A curve still falling about linearly has no level yet: the fit's exponent sits at the
+    # bottom of its range, and its level is not shown.
+    straight = [dict(epoch=float(e), nll_nats=100.0 - 0.5 * e) for e in range(1, 16)]
+    row.update(fit=campaign.power_law_fit(straight))
+    assert campaign.format_summary([row]).splitlines()[-1].endswith(", not levelling yet |")
 
 
 def test_eval_log_on_the_test_split_leaves_the_last_step_to_the_final_evaluation(

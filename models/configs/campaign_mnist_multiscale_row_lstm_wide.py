@@ -2,18 +2,21 @@
 
 Why: the first Multi-Scale run (`campaign_mnist_multiscale_row_lstm`, both networks 7 layers,
 h = 16) stayed 1.5 nats above the Row LSTM at the same epoch (84.05 against 82.56 validation
-at epoch 15), and a power law fitted to its curve (epochs 4-15) gives 83.3 at 30 epochs
-against the Row LSTM's 81.8: it would not get below it. Splitting its validation NLL (first
-2,000 images, step 23,445) into x[::2, ::2] and the rest: the small image costs 31.17 nats,
-the rest given it 53.72; the Row LSTM pays 20.74 at those positions and 62.16 for the rest.
-The conditional network gains 8.4 nats from the small image, the small network loses 10.4.
-One epoch of two cheap changes, each measured alone (one thread, same seed and data order;
-first 2,000 validation images), eleventh session:
-- the small network at h = 32 instead of 16 (7 layers; 14 x 14 images x[::2, ::2] alone):
-  33.23 against 35.06 nats after 1,500 steps;
+at epoch 15), and the power law fitted to its curve (epochs 4-15; `python -m
+pixelrnn_tf.campaign --report`, eleventh session) gives 83.34 at 30 epochs, against 81.77 for
+the Row LSTM's (epochs 4-24): it would not get below it. Splitting the validation NLL
+(first 2,000 images; `python docs/benchmarks/multiscale_parts.py`, eleventh session) into
+x[::2, ::2] and the rest: at its last step, 24,003, the small image
+costs it 31.16 nats and the rest given it 53.70; the Row LSTM (step 37,500) pays 20.74 at
+those positions and 62.15 for the rest. The conditional network gains 8.45 nats from the small
+image, the small network loses 10.42. One epoch (1,500 steps, batch 32, seed 0, one thread)
+of two cheap changes, each alone (`python docs/benchmarks/multiscale_ablation.py`, same
+session; first 2,000 validation images):
+- the small network at h = 32 instead of 16 (7 layers; the 14 x 14 images x[::2, ::2]
+  alone): 33.23 against 35.06 nats;
 - three residual 3 x 3 convolutions at the small scale in the upsampler (`upsampler_layers`),
   so that a position of the conditioning map sees 4 small rows below it, not 1: the rest
-  given the small image 55.74 against 57.04 nats after 1,500 steps, at the same step time.
+  given the small image 56.10 against 56.93 nats, at the same step time.
 The conditional network stays the paper's MNIST size (7 layers, h = 16). The open-ended
 schedule of every campaign run (CAMPAIGN_TRAIN).
 Its committed workdir is `models/campaign/campaign_mnist_multiscale_row_lstm_wide/`.
