@@ -31,6 +31,7 @@ EXPECTED = {
     # The paper's PixelCNN depth (15 layers) at the MNIST width.
     "campaign_mnist_pixel_cnn_15": ("pixel_cnn", (28, 28, 1), 2, 15, 16, 32),
     "campaign_mnist_pixel_cnn_wide": ("pixel_cnn", (28, 28, 1), 2, 15, 32, 32),
+    "campaign_mnist_pixel_cnn_wide_bf16": ("pixel_cnn", (28, 28, 1), 2, 15, 32, 32),
     "campaign_mnist_row_lstm": ("row_lstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_diagonal_bilstm": ("diagonal_bilstm", (28, 28, 1), 2, 7, 16, 32),
     "campaign_mnist_multiscale_row_lstm": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16, 32),
@@ -92,9 +93,13 @@ DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
     "campaign_mnist_pixel_cnn", dict(lr_schedule="cosine", warmup_steps=200, epochs=10))}
 
 
+# Runs trained under a mixed precision policy, the schedule otherwise the campaign's.
+PRECISION = {"campaign_mnist_pixel_cnn_wide_bf16": "mixed_bfloat16"}
+
+
 def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
     campaign = [n for n in configs.names() if n.startswith("campaign_")]
-    assert len(campaign) == 9
+    assert len(campaign) == 10
     for name in campaign:
         train = dict(configs.get(name).train)
         assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1
@@ -104,5 +109,7 @@ def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
             assert configs.get(name).model_config == configs.get(source).model_config
             assert train.pop("init_from").endswith(os.path.join("models", "campaign", source))
             assert train == dict(configs.CAMPAIGN_TRAIN, **changes), name
+        elif name in PRECISION:
+            assert train == dict(configs.CAMPAIGN_TRAIN, mixed_precision=PRECISION[name]), name
         else:
             assert train == configs.CAMPAIGN_TRAIN, name

@@ -32,6 +32,7 @@ PAPER_CONFIGS = (
     "campaign_mnist_pixel_cnn_decay",
     "campaign_mnist_pixel_cnn_15",
     "campaign_mnist_pixel_cnn_wide",
+    "campaign_mnist_pixel_cnn_wide_bf16",
     "campaign_mnist_row_lstm",
     "campaign_mnist_diagonal_bilstm",
     "campaign_mnist_multiscale_row_lstm",
