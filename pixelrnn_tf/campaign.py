@@ -56,7 +56,7 @@ flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit
 # at epoch 30, gave way to a wider small network and a deeper
 # upsampler (models/configs/campaign_mnist_multiscale_row_lstm_wide.py says why, measured).
 # The h = 32 PixelCNN, after 2 of its 30 epochs, gave way to the same network trained under
-# mixed_bfloat16, whose step is 1.54x faster here (its config says how that was measured).
+# mixed_bfloat16, whose step is 1.53x faster here (its config says how that was measured).
 REPLACED = {"campaign_mnist_multiscale_row_lstm": "campaign_mnist_multiscale_row_lstm_wide",
             "campaign_mnist_pixel_cnn_wide": "campaign_mnist_pixel_cnn_wide_bf16"}
 STOPPED = ("campaign_mnist_pixel_cnn", "campaign_mnist_pixel_cnn_decay") + tuple(REPLACED)

@@ -2,9 +2,9 @@
 
 The network of `campaign_mnist_pixel_cnn_wide` (235,618 parameters), which it replaces after
 that run's first 2 epochs (91.303 and 89.295 nats of validation NLL at epochs 1 and 2): its
-training step is 1.54x faster under the `mixed_bfloat16` policy on this CPU (oneDNN on
-AVX512_BF16 / AMX; float32 variables, optimizer state, logits and likelihood; 0.566 against
-0.368 s per step, one thread, batch 32, the two policies alternating in one process;
+training step is 1.53x faster under the `mixed_bfloat16` policy on this CPU (oneDNN on
+AVX512_BF16 / AMX; float32 variables, optimizer state, logits and likelihood; 0.556 against
+0.363 s per step, one thread, batch 32, the two policies alternating in one process;
 `python docs/benchmarks/campaign_precision.py`, eleventh session, the campaign running at
 nice 19 beside it), and the run has about 28 of its 30 epochs to go. Same open-ended schedule
 (CAMPAIGN_TRAIN). Its validation NLL is computed under the same policy, and the exported
