@@ -11,8 +11,8 @@ checkpoint). Meant to run at the lowest priority while the machine does other wo
 
 SIGTERM (or SIGINT) makes every run checkpoint at its next step and stop; SIGSTOP / SIGCONT to
 the process group pause and resume it (e.g. around a benchmark). `--report` prints the table
-of epochs, wall and CPU hours and validation NLLs; `--plot=PATH` draws the learning curves from the committed
-`eval_log.jsonl` files.
+of epochs, wall and CPU hours, validation NLLs and what each curve has left; `--plot=PATH`
+draws the learning curves from the committed `eval_log.jsonl` files.
 """
 
 import json
@@ -53,8 +53,8 @@ flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit
 # campaign_mnist_pixel_cnn_15, at the paper's 15 layers.
 # REPLACED: runs that another run took over from, and that run. The first Multi-Scale run,
 # at epoch 15 1.5 nats above the Row LSTM at the same epoch and fitted to stay 1.6 above it
-# at epoch 30, gave way to a wider small network and a deeper
-# upsampler (models/configs/campaign_mnist_multiscale_row_lstm_wide.py says why, measured).
+# at epoch 30, gave way to a wider small network and a deeper upsampler
+# (models/configs/campaign_mnist_multiscale_row_lstm_wide.py says why, measured).
 # The h = 32 PixelCNN, after 2 of its 30 epochs, gave way to the same network trained under
 # mixed_bfloat16, whose step is 1.53x faster here (its config says how that was measured).
 REPLACED = {"campaign_mnist_multiscale_row_lstm": "campaign_mnist_multiscale_row_lstm_wide",
@@ -157,9 +157,9 @@ FIT_AT_EPOCH = 30
 def power_law_fit(log, from_epoch=FIT_FROM_EPOCH):
     """Least-squares fit of NLL(epoch) = a + b * epoch ** -c to the validation curve from
     `from_epoch` on: a rough extrapolation of what the run has left (`a` is where the fitted
-    curve levels off; power laws overshoot as often as not, so it is an estimate, not a
-    bound). None with fewer than 4 evaluated epochs there. Returns dict(a, b, c, levels):
-    `levels` is False when the best exponent is at the bottom of the searched range or the
+    curve levels off; an estimate, not a bound, and on the committed curves so far an
+    optimistic one: README "Training campaign"). None with fewer than 4 evaluated epochs
+    there. Returns dict(a, b, c, levels): `levels` is False when the best exponent is at the bottom of the searched range or the
     curve rises (b <= 0): a curve still falling about linearly, whose `a` means nothing."""
     import numpy as np
 
