@@ -159,8 +159,9 @@ def power_law_fit(log, from_epoch=FIT_FROM_EPOCH):
     `from_epoch` on: a rough extrapolation of what the run has left (`a` is where the fitted
     curve levels off; an estimate, not a bound, and on the committed curves so far an
     optimistic one: README "Training campaign"). None with fewer than 4 evaluated epochs
-    there. Returns dict(a, b, c, levels): `levels` is False when the best exponent is at the bottom of the searched range or the
-    curve rises (b <= 0): a curve still falling about linearly, whose `a` means nothing."""
+    there. Returns dict(a, b, c, levels): `levels` is False when the best exponent is at the
+    bottom of the searched range or the curve rises (b <= 0): a curve still falling about
+    linearly, whose `a` means nothing."""
     import numpy as np
 
     by_epoch = {round(r["epoch"], 4): r["nll_nats"] for r in log if r["epoch"] >= from_epoch}
