@@ -142,6 +142,13 @@ def publish(workdir, name, data_dir=None, zoo_dir=ZOO_DIR, num_grid=16, seed=0):
                                 "first, so the zoo records its exact test NLL.")
     with open(eval_path) as f:
         evaluation = json.load(f)
+    # Files from before evaluations recorded their policy were computed under the run's.
+    policy = evaluation.get("mixed_precision", config.mixed_precision)
+    if policy != "none":
+        raise ValueError(f"{eval_path} was computed under {policy}, but the export is a float32 "
+                         "SavedModel, whose NLL the zoo records: evaluate in float32 first "
+                         f"(python -m pixelrnn_tf.evaluate --workdir={workdir} --split=test "
+                         "--mixed_precision=none).")
     base = os.path.join(zoo_dir, name)
     version_dir = export_workdir(workdir, base)
     loaded = tf.saved_model.load(version_dir)

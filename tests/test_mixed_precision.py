@@ -36,6 +36,7 @@ from pixelrnn_tf import sampling
 from pixelrnn_tf.training import config as config_lib
 from pixelrnn_tf.training import distribution, trainer as trainer_lib
 from tests.helpers import dependence
+from tests.test_training import npz_dataset  # noqa: F401  (a fixture)
 from tests.test_sampling import _run, _sharpen
 
 ALL = models.names()
@@ -278,7 +279,9 @@ def test_export_is_a_float32_saved_model(policy, tmp_path):
     assert not np.allclose(got, model.log_prob(images).numpy(), rtol=1e-6)
 
 
-def test_the_flag_is_checked_recorded_and_part_of_the_workdir_identity(tmp_path):
+def test_the_flag_is_checked_recorded_and_float16_is_part_of_the_workdir_identity(tmp_path):
+    """float32 and mixed_bfloat16 checkpoints are the same (float32 variables and optimizer
+    state): a run may switch between them on resume. mixed_float16 adds a loss scale."""
     from pixelrnn_tf.training import workdir as workdir_lib
 
     with pytest.raises(ValueError, match="Unknown mixed_precision 'float16'; valid: none, "
@@ -290,9 +293,66 @@ def test_the_flag_is_checked_recorded_and_part_of_the_workdir_identity(tmp_path)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "checkpoint").write_text("")
     config.mixed_precision = "none"
+    workdir_lib.check(str(tmp_path), config)
+    config.mixed_precision = "mixed_float16"
     with pytest.raises(workdir_lib.WorkdirMismatch,
-                       match="mixed_precision: saved 'mixed_bfloat16', now 'none'"):
+                       match="mixed_precision: saved 'mixed_bfloat16', now 'mixed_float16'; a "
+                             "mixed_float16 checkpoint holds a loss-scaled optimizer"):
         workdir_lib.check(str(tmp_path), config)
+
+
+def test_a_run_switches_to_bfloat16_on_resume_and_publishes_float32_numbers(
+        tmp_path, npz_dataset, capfd):
+    """A float32 run resumed under mixed_bfloat16 keeps its optimizer state and step, its
+    learning curve names the policy of each evaluation, and its bfloat16 test NLL is refused
+    by publish (the export is float32) until `evaluate --mixed_precision=none` recomputes it,
+    which gives the float32 model's NLL, not the bfloat16 one."""
+    import json
+    import subprocess
+    import sys
+
+    from export.publish_pretrained import publish
+    from pixelrnn_tf.training.restore import restore_model
+    from tests.test_training import ROOT, _config, _env
+
+    workdir = tmp_path / "run"
+    kw = dict(optimizer="adam", eval_every=2, ema_decay=0.9)
+    trainer_lib.run(_config(tmp_path, npz_dataset, steps=3, **kw), str(workdir))
+    capfd.readouterr()
+    config = _config(tmp_path, npz_dataset, steps=6, mixed_precision="mixed_bfloat16", **kw)
+    trainer_lib.run(config, str(workdir))
+    assert "mixed_precision changed from none to mixed_bfloat16 on resume at step 3" in (
+        capfd.readouterr().out)
+    resumed = trainer_lib.Trainer(config, str(workdir))
+    assert resumed.restore() and int(resumed.optimizer.iterations.numpy()) == 6
+    curve = [json.loads(line) for line in (workdir / "eval_log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r.get("mixed_precision")) for r in curve] == [
+        (2, None), (4, "mixed_bfloat16")]
+    bf16 = json.loads((workdir / "eval_test.json").read_text())
+    assert bf16["mixed_precision"] == "mixed_bfloat16" and bf16["step"] == 6
+
+    zoo = tmp_path / "zoo"
+    with pytest.raises(ValueError, match="eval_test.json was computed under mixed_bfloat16, "
+                                         "but the export is a float32 SavedModel"):
+        publish(str(workdir), "digits", zoo_dir=str(zoo))
+    assert not zoo.exists()
+
+    done = subprocess.run([sys.executable, "-m", "pixelrnn_tf.evaluate", f"--workdir={workdir}",
+                           "--mixed_precision=none"], cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    f32 = json.loads((workdir / "eval_test.json").read_text())
+    assert f32["mixed_precision"] == "none" and f32["step"] == 6
+    model, _, _ = restore_model(str(workdir), "none")
+    from pixelrnn_tf import data
+
+    test = data.load_split(config.dataset, "test", config.data_dir)
+    want = -float(np.mean(model.log_prob(test).numpy()))
+    assert model.dtype_policy.name == "float32"
+    np.testing.assert_allclose(f32["nll_nats"], want, rtol=1e-5)
+    assert abs(f32["nll_nats"] - bf16["nll_nats"]) > 1e-6  # another model's number
+    version, meta = publish(str(workdir), "digits", zoo_dir=str(zoo))
+    assert meta["test_nll_nats"] == f32["nll_nats"]
 
 
 @pytest.mark.slow

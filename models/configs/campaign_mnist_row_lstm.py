@@ -17,4 +17,7 @@ Ours: README "Training campaign" (epochs reached and validation NLL per session)
 from models.configs import CAMPAIGN_TRAIN
 from models.configs.mnist_row_lstm import DATASET, MODEL, MODEL_CONFIG  # noqa: F401
 
-TRAIN = dict(CAMPAIGN_TRAIN)
+# 30 epochs, not the campaign's open-ended 300: the run reached its goal at epoch 27 (test
+# 81.529, mnist_row_lstm/4) and its curve had flattened to -0.03 nats per epoch, so it ends at
+# the 30 epochs (evaluated on test at the end) and leaves the CPU to the others.
+TRAIN = dict(CAMPAIGN_TRAIN, epochs=30)

@@ -20,11 +20,18 @@ MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
 # Changing these makes a workdir's checkpoint meaningless; the rest (steps, eval cadence,
 # strategy) may change between resumed runs.
-# mixed_precision too: mixed_float16 wraps the optimizer (and its checkpointed state) in a
-# LossScaleOptimizer.
 IDENTITY_FIELDS = ("model", "model_config", "dataset", "image_size", "optimizer", "seed",
-                   "batch_size", "ema_decay", "mixed_precision")
+                   "batch_size", "ema_decay")
 LR_SCHEDULES = ("constant", "cosine")
+
+
+def checkpoint_format(mixed_precision):
+    """What of --mixed_precision a checkpoint depends on, and so a workdir's identity:
+    mixed_float16 wraps the optimizer (and its checkpointed state) in a LossScaleOptimizer,
+    while float32 and mixed_bfloat16 keep the same float32 variables and optimizer state, so
+    a run may switch between those two on resume (e.g. to train faster on a CPU with bfloat16
+    units) and continue from its optimizer's moments."""
+    return "loss-scaled" if mixed_precision == "mixed_float16" else "float32"
 
 
 @dataclasses.dataclass

@@ -30,9 +30,11 @@ def evaluate(model, images, batch_size=64, labels=None):
 
 
 def append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds,
-                    cpu_seconds=None):
+                    cpu_seconds=None, mixed_precision="none"):
     """One line per periodic evaluation in eval_log.jsonl: the learning curve of the run
-    (and the mean training loss since the previous evaluation).
+    (and the mean training loss since the previous evaluation). A record computed under a
+    mixed precision policy names it (a run may switch between float32 and mixed_bfloat16
+    on resume; its curve then says where).
 
     Records at or after `step` are dropped first: they were written after the checkpoint this
     run resumed from (a kill lost the steps between), so the curve keeps one point per step."""
@@ -42,6 +44,8 @@ def append_eval_log(workdir, step, epoch, split, metrics, train_losses, seconds,
                   train_seconds=round(seconds, 1))
     if cpu_seconds is not None:
         record["train_cpu_seconds"] = round(cpu_seconds, 1)
+    if mixed_precision != "none":
+        record["mixed_precision"] = mixed_precision
     path = os.path.join(workdir, "eval_log.jsonl")
     kept = []
     if os.path.exists(path):

@@ -1,6 +1,7 @@
 """Building a run's model and restoring it from a workdir: the one restore path of the CLIs
 (evaluate, sample, complete) and of the SavedModel export."""
 
+import dataclasses
 import os
 import re
 
@@ -22,9 +23,13 @@ def build_model(config):
     return registry.build(config.model, dtype=dtype_policy(config), **config.model_config)
 
 
-def restore_model(workdir):
-    """The model of a training workdir at its latest checkpoint (no optimizer state needed)."""
+def restore_model(workdir, mixed_precision=None):
+    """The model of a training workdir at its latest checkpoint (no optimizer state needed),
+    under the run's --mixed_precision policy or `mixed_precision` ("none": float32; the
+    variables are float32 under every policy, so any policy restores any run)."""
     config = workdir_lib.load_config(workdir)
+    if mixed_precision is not None:
+        config = dataclasses.replace(config, mixed_precision=mixed_precision)
     model = build_model(config)
     step = tf.Variable(0, dtype=tf.int64)
     average = (WeightAverage(model.trainable_variables, config.ema_decay)

@@ -94,8 +94,9 @@ class Trainer:
         if source is None:
             raise ValueError(f"--init_from {source_dir} is not a training workdir (no "
                              f"{workdir_lib.CONFIG_FILE}).")
-        for key in ("model", "model_config", "dataset", "image_size", "ema_decay",
-                    "mixed_precision"):
+        # Not mixed_precision: the variables are float32 under every policy, and the source's
+        # optimizer (a float16 run's loss scale) is not taken.
+        for key in ("model", "model_config", "dataset", "image_size", "ema_decay"):
             mine, theirs = getattr(self.config, key), source.get(key)
             if mine != theirs:
                 raise ValueError(f"--init_from {source_dir} is a run of another {key} "
@@ -293,6 +294,11 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
             else ""))
     if changed:
         _log(changed)
+    was = (previous or {}).get("mixed_precision", "none")
+    if restored and was != config.mixed_precision:
+        # Allowed only between float32 and mixed_bfloat16 (workdir.check): same checkpoint.
+        _log(f"mixed_precision changed from {was} to {config.mixed_precision} on resume at "
+             f"step {start}")
     log_dir = workdir if trainer.is_chief else os.path.dirname(trainer.manager.directory)
     writers = {k: tf.summary.create_file_writer(os.path.join(log_dir, k))
                for k in ("train", "eval")}
@@ -362,7 +368,8 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
                 if trainer.is_chief:
                     append_eval_log(workdir, step, step * config.batch_size / len(train_images),
                                      eval_split, metrics, since_eval, clock.total(),
-                                     cpu_seconds=clock.cpu_total())
+                                     cpu_seconds=clock.cpu_total(),
+                                     mixed_precision=config.mixed_precision)
                 since_eval = []
             if max_seconds is not None and time.time() - loop_start >= max_seconds \
                     and step < num_steps:
@@ -391,6 +398,7 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
         trainer.weight_average.copy_to_model()  # training is over: keep the averages
     metrics = evaluate(trainer.model, test_images, labels=test_labels)
     metrics.update(step=step, split=test_split, dataset=config.dataset, model=config.model,
+                   mixed_precision=config.mixed_precision,
                    train_seconds=round(clock.total(), 1),
                    train_cpu_seconds=round(clock.cpu_total(), 1),
                    cpu_from_step=clock.cpu_from_step)

@@ -23,7 +23,7 @@ def check(workdir, config):
     A config.json without any checkpoint binds nothing yet (a refused or killed first run
     wrote it): the run may replace it.
     """
-    from pixelrnn_tf.training.config import IDENTITY_FIELDS
+    from pixelrnn_tf.training.config import IDENTITY_FIELDS, checkpoint_format
 
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise NotADirectoryError(f"--workdir {workdir} is a file, not a folder; give a folder "
@@ -44,6 +44,10 @@ def check(workdir, config):
     defaults = json.loads(type(config)().to_json())
     diffs = [f"{k}: saved {saved.get(k, defaults[k])!r}, now {current[k]!r}"
              for k in IDENTITY_FIELDS if saved.get(k, defaults[k]) != current[k]]
+    was = saved.get("mixed_precision", defaults["mixed_precision"])
+    if checkpoint_format(was) != checkpoint_format(current["mixed_precision"]):
+        diffs.append(f"mixed_precision: saved {was!r}, now {current['mixed_precision']!r}; "
+                     "a mixed_float16 checkpoint holds a loss-scaled optimizer")
     if diffs:
         raise WorkdirMismatch(
             f"Workdir {workdir} holds a run of another configuration ("
