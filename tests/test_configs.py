@@ -96,6 +96,7 @@ DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
 # Runs whose schedule differs from the campaign's in these fields only: a mixed precision
 # policy, or a fixed end (the Row LSTM, at its goal, ends at the 30 epochs).
 CHANGES = {"campaign_mnist_pixel_cnn_wide_bf16": dict(mixed_precision="mixed_bfloat16"),
+           "campaign_mnist_gated_pixel_cnn": dict(mixed_precision="mixed_bfloat16"),
            "campaign_mnist_row_lstm": dict(epochs=30)}
 
 
