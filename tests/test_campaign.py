@@ -152,6 +152,14 @@ def test_power_law_fit_recovers_a_known_curve_and_needs_four_epochs():
     straight = [dict(epoch=float(e), nll_nats=100.0 - 0.5 * e) for e in range(1, 16)]
     row.update(fit=campaign.power_law_fit(straight))
     assert campaign.format_summary([row]).splitlines()[-1].endswith(", not levelling yet |")
+    # Nor does a curve whose fitted level lies further below its last epoch than it fell over
+    # the fitted epochs (a small exponent): the same truth with c = 0.15 over epochs 4..15
+    # falls 1.75 nats and would have 8.0 left; with c = 0.6 it fell 2.9 and has 2.4 left.
+    slow = [dict(epoch=float(e), nll_nats=campaign.fitted(dict(truth, c=0.15), e))
+            for e in range(1, 16)]
+    fit = campaign.power_law_fit(slow)
+    assert fit["c"] == pytest.approx(0.15, abs=0.01) and not fit["levels"]
+    assert campaign.power_law_fit(log)["levels"]
 
 
 def test_eval_log_on_the_test_split_leaves_the_last_step_to_the_final_evaluation(
