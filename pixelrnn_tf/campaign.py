@@ -42,6 +42,12 @@ flags.DEFINE_string("data_dir", "/tmp/tfds", "TFDS data dir (prepared from --sha
 flags.DEFINE_string("shared_data", DEFAULT_SHARED, "The project's shared/data folder.")
 flags.DEFINE_integer("threads", None, "TF intra-op threads per run (default: 1 when several "
                      "runs share the CPU, else TF's default).")
+flags.DEFINE_enum("mixed_precision", "auto", ["auto", "config", "none"],
+                  "Policy of the runs. auto: each config's, but float32 (none) for a "
+                  "mixed_bfloat16 run where the CPU has no bfloat16 instructions (emulated "
+                  "there, many times slower); config: each config's as written; none: float32 "
+                  "for all. float32 and mixed_bfloat16 share checkpoints: a run switches on "
+                  "resume.")
 flags.DEFINE_bool("report", False, "Print the table of the runs' progress and exit.")
 flags.DEFINE_string("plot", None, "Draw the learning curves to this PNG and exit.")
 
@@ -62,8 +68,14 @@ REPLACED = {"campaign_mnist_multiscale_row_lstm": "campaign_mnist_multiscale_row
 # The Row LSTM finished its 30 epochs (its goal reached at epoch 27) in the twelfth session;
 # the 15-layer h = 16 PixelCNN its 30 in the thirteenth, levelled at 85.1 nats (validation),
 # leaving the PixelCNN goal to the h = 32 run.
+# PLATEAUED: runs whose validation NLL stopped improving (stopped_improving: no evaluation in
+# the last PATIENCE beat their best). The Gated PixelCNN's best was 80.061 at epoch 18; by epoch
+# 22 it was 80.109 while its training NLL kept falling (79.95 -> 79.23): it overfits at the
+# constant rate, and a decay phase (which made the 7-layer PixelCNN's 10 epochs worth 0.19
+# nats) would fit the training set harder still.
+PLATEAUED = ("campaign_mnist_gated_pixel_cnn",)
 STOPPED = ("campaign_mnist_pixel_cnn", "campaign_mnist_pixel_cnn_decay",
-           "campaign_mnist_row_lstm", "campaign_mnist_pixel_cnn_15") + tuple(REPLACED)
+           "campaign_mnist_row_lstm", "campaign_mnist_pixel_cnn_15") + tuple(REPLACED) + PLATEAUED
 
 
 def run_names():
@@ -113,7 +125,8 @@ def summary(campaign_dir, names):
                          last_nll=log[-1]["nll_nats"] if log else None,
                          best_nll=best["nll_nats"] if best else None,
                          best_epoch=best["epoch"] if best else None,
-                         per_epoch=trend(log), fit=power_law_fit(log)))
+                         per_epoch=trend(log), fit=power_law_fit(log),
+                         stalled=stopped_improving(log)))
     return rows
 
 
@@ -142,6 +155,15 @@ def _cpu_total_hours(workdir, clock):
 
 
 TREND_INTERVALS = 3
+PATIENCE = 3
+
+
+def stopped_improving(log, patience=PATIENCE):
+    """True when none of the last `patience` evaluations beat the best before them."""
+    if len(log) <= patience:
+        return False
+    best = min(range(len(log)), key=lambda i: log[i]["nll_nats"])
+    return best < len(log) - patience
 
 
 def trend(log, intervals=TREND_INTERVALS):
@@ -205,6 +227,8 @@ def format_summary(rows):
     for r in rows:
         last = "-" if r["last_nll"] is None else f"{r['last_nll']:.3f}"
         best = "-" if r["best_nll"] is None else f"{r['best_nll']:.3f} ({r['best_epoch']:.1f})"
+        if r.get("stalled"):
+            best += f"; stopped improving (none better in the last {PATIENCE})"
         slope = "-" if r.get("per_epoch") is None else f"{r['per_epoch']:+.3f}"
         fit = r.get("fit")
         extrapolated = ("-" if fit is None else
@@ -288,9 +312,27 @@ def ensure_data(data_dir, shared_data):
     data.load_split("binarized_mnist", "validation", data_dir, max_examples=1)
 
 
-def train_all(names, campaign_dir, data_dir, seconds, threads=None, stream=sys.stdout):
+def run_policy(name, choice, bfloat16_emulated):
+    """The --mixed_precision a campaign run is started with (None: its config's), for the
+    campaign's --mixed_precision `choice` on a machine where bfloat16 is or is not emulated."""
+    if choice == "config":
+        return None
+    if choice == "none":
+        return "none"
+    from pixelrnn_tf.training import config as config_lib
+
+    if bfloat16_emulated and config_lib.resolve(name).mixed_precision == "mixed_bfloat16":
+        return "none"
+    return None
+
+
+def train_all(names, campaign_dir, data_dir, seconds, threads=None, stream=sys.stdout,
+              policies=None):
     """Train every run at once in its own process for `seconds` of wall time; return the
-    exit codes. SIGTERM/SIGINT to this process is passed on (each run checkpoints, stops)."""
+    exit codes. SIGTERM/SIGINT to this process is passed on (each run checkpoints, stops).
+    `policies`: {run: --mixed_precision value} for the runs not trained under their
+    config's policy."""
+    policies = policies or {}
     env = dict(os.environ)
     threads = threads or (1 if len(names) > 1 else None)
     if threads:
@@ -302,6 +344,8 @@ def train_all(names, campaign_dir, data_dir, seconds, threads=None, stream=sys.s
         log = open(os.path.join(workdir, "campaign.log"), "a")
         cmd = [sys.executable, "-m", "pixelrnn_tf.train", f"--model={name}",
                f"--workdir={workdir}", f"--data_dir={data_dir}", f"--max_seconds={seconds}"]
+        if policies.get(name):
+            cmd.append(f"--mixed_precision={policies[name]}")
         log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
         log.flush()
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -349,8 +393,17 @@ def main(argv):
         ensure_data(FLAGS.data_dir, FLAGS.shared_data)
         if not FLAGS.runs:
             names = [n for n in names if n not in STOPPED]
+        from pixelrnn_tf.training import hardware
+
+        emulated = hardware.bfloat16_is_emulated()
+        policies = {n: run_policy(n, FLAGS.mixed_precision, emulated) for n in names}
+        for name, policy in policies.items():
+            if policy:
+                why = (" (bfloat16 is emulated on this CPU: " + hardware.describe_cpu() + ")"
+                       if FLAGS.mixed_precision == "auto" else "")
+                print(f"{name}: --mixed_precision={policy}{why}", flush=True)
         codes = train_all(names, FLAGS.campaign_dir, FLAGS.data_dir, FLAGS.hours * 3600,
-                          FLAGS.threads)
+                          FLAGS.threads, policies=policies)
         failed = [n for n, c in codes.items() if c]
         if failed:
             print(f"failed: {', '.join(failed)} (see their campaign.log)", flush=True)

@@ -205,6 +205,10 @@ def test_every_committed_campaign_workdir_belongs_to_its_config():
         if successor:
             assert successor in campaign.run_names() and successor not in campaign.STOPPED
             continue
+        if name in campaign.PLATEAUED:
+            # Its committed curve must show it: no better evaluation in the last PATIENCE.
+            assert campaign.stopped_improving(campaign.read_eval_log(workdir)), name
+            continue
         assert workdir in starts or os.path.exists(os.path.join(workdir, "eval_test.json")), name
     for name in campaign.run_names():
         workdir = os.path.join(campaign.CAMPAIGN_DIR, name)
@@ -261,3 +265,88 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, npz_data
         trainer_lib.run(_config(npz_dataset, other, **dict(kw, init_from=str(tmp_path))),
                         str(other))
     assert not other.exists() or not os.listdir(other)
+
+
+# /proc/cpuinfo excerpts of three kinds of machine (flags lines shortened).
+_AVX2_ONLY = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+_AVX512_BF16 = ("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512_bf16 amx_tile "
+                "amx_bf16\n")
+_ARM_BF16 = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+
+
+@pytest.mark.parametrize("cpuinfo, native", [(_AVX2_ONLY, False), (_AVX512_BF16, True),
+                                             (_ARM_BF16, True)])
+def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path, cpuinfo, native):
+    from pixelrnn_tf.training import hardware
+
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    flags = hardware.cpu_flags(str(path))
+    assert hardware.cpu_has_native_bfloat16(flags) is native
+    assert hardware.bfloat16_is_emulated(flags, gpu=False) is (not native)
+    # A GPU computes bfloat16 itself; unreadable flags leave the policy as asked.
+    assert hardware.bfloat16_is_emulated(flags, gpu=True) is False
+    assert hardware.cpu_flags(str(tmp_path / "missing")) is None
+
+
+def test_campaign_trains_bfloat16_runs_in_float32_where_bfloat16_is_emulated():
+    bf16 = [n for n in campaign.run_names()
+            if config_lib.resolve(n).mixed_precision == "mixed_bfloat16"]
+    f32 = [n for n in campaign.run_names() if config_lib.resolve(n).mixed_precision == "none"]
+    assert bf16 and f32  # both kinds exist among the committed runs
+    for name in bf16:
+        assert campaign.run_policy(name, "auto", bfloat16_emulated=True) == "none"
+        assert campaign.run_policy(name, "auto", bfloat16_emulated=False) is None
+        assert campaign.run_policy(name, "config", bfloat16_emulated=True) is None
+    for name in f32:
+        assert campaign.run_policy(name, "auto", bfloat16_emulated=True) is None
+        assert campaign.run_policy(name, "none", bfloat16_emulated=False) == "none"
+
+
+def test_train_all_passes_the_policy_to_the_run(tmp_path, monkeypatch):
+    started = []
+
+    class FakeProcess:
+        pid = 1
+
+        def __init__(self, cmd, **kwargs):
+            started.append(cmd)
+
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", FakeProcess)
+    codes = campaign.train_all(["run_a", "run_b"], str(tmp_path), "/data", 60,
+                               stream=open(os.devnull, "w"), policies={"run_a": "none"})
+    assert codes == {"run_a": 0, "run_b": 0}
+    assert "--mixed_precision=none" in started[0]
+    assert not any(a.startswith("--mixed_precision") for a in started[1])
+
+
+def test_a_bfloat16_run_on_an_emulating_cpu_is_warned_about(tmp_path, npz_dataset, capsys,
+                                                            monkeypatch):
+    from pixelrnn_tf.training import hardware
+
+    for emulated in (True, False):
+        monkeypatch.setattr(hardware, "bfloat16_is_emulated", lambda: emulated)
+        workdir = tmp_path / f"w{emulated}"
+        trainer_lib.run(_config(npz_dataset, workdir, steps=1, mixed_precision="mixed_bfloat16",
+                                num_samples=1), str(workdir))
+        warned = "warning: mixed_bfloat16 on a CPU without bfloat16 instructions"
+        assert (warned in capsys.readouterr().out) is emulated
+
+
+def test_stopped_improving_needs_patience_evaluations_without_a_better_one():
+    def log(*nlls):
+        return [dict(epoch=float(i + 1), nll_nats=v) for i, v in enumerate(nlls)]
+
+    assert not campaign.stopped_improving(log(90, 89, 88, 87))
+    assert not campaign.stopped_improving(log(90, 88, 88.1, 88.2))  # only 2 since the best
+    assert campaign.stopped_improving(log(90, 88, 88.1, 88.2, 88.3))
+    assert not campaign.stopped_improving(log(90, 88, 88.1, 88.2, 87.9))
+    assert not campaign.stopped_improving(log(88, 89, 90))  # too few evaluations
+    rows = campaign.summary(campaign.CAMPAIGN_DIR, ["campaign_mnist_gated_pixel_cnn"])
+    assert "stopped improving" in campaign.format_summary(rows)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from pixelrnn_tf import data, sampling
 from pixelrnn_tf.training import checkpoints as checkpoints_lib
-from pixelrnn_tf.training import distribution, workdir as workdir_lib
+from pixelrnn_tf.training import distribution, hardware, workdir as workdir_lib
 # The jobs a run uses, each in its own module (and re-exported: callers use trainer.X).
 from pixelrnn_tf.training.evaluation import append_eval_log, evaluate, write_eval  # noqa: F401
 from pixelrnn_tf.training.progress import Progress, TrainClock  # noqa: F401
@@ -245,6 +245,10 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     is_chief = _is_chief_task()
     if is_chief:
         workdir_lib.check(workdir, config)
+        if config.mixed_precision == "mixed_bfloat16" and hardware.bfloat16_is_emulated():
+            _log(f"warning: mixed_bfloat16 on a CPU without bfloat16 instructions "
+                 f"({hardware.describe_cpu()}) is emulated and much slower than float32; "
+                 f"--mixed_precision=none trains the same checkpoint in float32.")
     spec = data.spec(config.dataset, image_size=config.image_size)
     train_images = data.load_split(config.dataset, "train", config.data_dir, config.image_size)
     test_split = "test" if "test" in spec.splits else spec.splits[-1]

@@ -1,0 +1,62 @@
+"""Whether this machine computes bfloat16 natively, so that `mixed_bfloat16` pays.
+
+Measured on a 2-core AMD EPYC with AVX2 but no AVX-512 (the fifteenth session,
+`python docs/benchmarks/campaign_precision.py`): the campaign runs' mixed_bfloat16 steps are
+many times SLOWER than float32 there, while on the machines with AVX-512 BF16 of the sessions
+before they were 1.2-1.55x faster. TensorFlow's CPU kernels emulate bfloat16 arithmetic when
+the CPU has no bfloat16 instructions, so the policy is a hardware choice, not a model one.
+"""
+
+import platform
+
+CPUINFO = "/proc/cpuinfo"
+# x86: AVX-512 BF16 (Cooper Lake, Zen 4 and later) and AMX (Sapphire Rapids and later);
+# Arm: the BF16 extension ("bf16" among the Features).
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_flags(cpuinfo=CPUINFO):
+    """The CPU feature flags of /proc/cpuinfo (x86 `flags`, Arm `Features`), or None where
+    that file cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            text = f.read()
+    except OSError:
+        return None
+    flags = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return flags
+
+
+def cpu_has_native_bfloat16(flags=None):
+    """True or False from the CPU's flags; None when they cannot be read."""
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return None
+    return any(f in flags for f in BFLOAT16_CPU_FLAGS)
+
+
+def has_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def bfloat16_is_emulated(flags=None, gpu=None):
+    """True when a mixed_bfloat16 run would compute on a CPU without bfloat16 instructions:
+    no GPU is visible and the CPU's flags are known and lack them. Unknown means False (the
+    policy is left as asked)."""
+    gpu = has_gpu() if gpu is None else gpu
+    if gpu:
+        return False
+    return cpu_has_native_bfloat16(flags) is False
+
+
+def describe_cpu():
+    """One line naming the CPU's vector extensions that decide the choice."""
+    flags = cpu_flags() or set()
+    shown = [f for f in ("avx2", "avx512f") + BFLOAT16_CPU_FLAGS if f in flags]
+    return f"{platform.machine()}, {', '.join(shown) or 'no AVX2 / AVX-512 / BF16 flags'}"
