@@ -16,6 +16,9 @@ this CPU (0.419 -> 0.352 s; `python docs/benchmarks/campaign_precision.py
 campaign_mnist_diagonal_bilstm`, thirteenth session), and the step-31,090 checkpoint
 evaluates to 80.8726 nats under it against 80.8699 in float32 (`evaluate --split=validation
 --max_examples=2000`). The published test NLL is the float32 export's.
+On a CPU without bfloat16 instructions the campaign trains it in float32 instead
+(`--mixed_precision=auto`, README "Mixed precision": emulated bfloat16 was 7.7x slower on the
+fifteenth session's AVX2-only machine); it did so there from step 38,147.
 Paper result: 79.20 nats (Table 4). Goal: <= 80.20 nats.
 Ours: README "Training campaign" (epochs reached and validation NLL per session).
 """

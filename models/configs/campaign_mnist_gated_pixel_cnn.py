@@ -18,6 +18,10 @@ session), and the h = 32 PixelCNN trained under it tracked its float32 twin (sam
 data order) to 0.074 and 0.034 nats of validation NLL at epochs 1 and 2 (91.377 / 91.303,
 89.329 / 89.295). Its eval_log.jsonl names the policy of each evaluation after the switch;
 the published test NLL is the float32 export's (`evaluate --mixed_precision=none`).
+Stopped at step 35,000 (epoch 22.4), in `campaign.PLATEAUED`: its validation NLL stopped
+improving (best 80.061 at epoch 18; 80.064, 80.079, 80.088, 80.109 at epochs 19-22) while its
+training NLL kept falling (79.95 at epoch 18, 79.23 at 22): it overfits at 266,690
+parameters without dropout.
 Paper result: none for the Gated PixelCNN on binarized MNIST. Goal: < 79.20 nats.
 Ours: README "Training campaign".
 """

@@ -32,6 +32,9 @@ its optimizer state (README "Mixed precision"): its step is 1.17x faster on this
 campaign_mnist_multiscale_row_lstm_wide`, thirteenth session), and the step-14,447
 checkpoint evaluates to 83.9674 nats under it against 83.9656 in float32 (`evaluate
 --split=validation --max_examples=2000`). The published test NLL is the float32 export's.
+On a CPU without bfloat16 instructions the campaign trains it in float32 instead
+(`--mixed_precision=auto`, README "Mixed precision": emulated bfloat16 was 7.7x slower on the
+fifteenth session's AVX2-only machine); it did so there from step 22,063.
 Paper result: none on MNIST. Goal: below the campaign's Row LSTM.
 Ours: README "Training campaign".
 """

@@ -9,6 +9,9 @@ AVX512_BF16 / AMX; float32 variables, optimizer state, logits and likelihood; 0.
 nice 19 beside it), and the run has about 28 of its 30 epochs to go. Same open-ended schedule
 (CAMPAIGN_TRAIN). Its validation NLL is computed under the same policy, and the exported
 SavedModel is float32 (README "Mixed precision"): the published metadata has both.
+On a CPU without bfloat16 instructions the campaign trains it in float32 instead
+(`--mixed_precision=auto`, README "Mixed precision": emulated bfloat16 was 7.7x slower on the
+fifteenth session's AVX2-only machine); it did so there from step 31,043.
 Its committed workdir is `models/campaign/campaign_mnist_pixel_cnn_wide_bf16/`.
 Command: (every campaign run at once, resuming from the committed checkpoints)
     nice -n 19 python -m pixelrnn_tf.campaign --hours=2
