@@ -350,3 +350,21 @@ def test_stopped_improving_needs_patience_evaluations_without_a_better_one():
     assert not campaign.stopped_improving(log(88, 89, 90))  # too few evaluations
     rows = campaign.summary(campaign.CAMPAIGN_DIR, ["campaign_mnist_gated_pixel_cnn"])
     assert "stopped improving" in campaign.format_summary(rows)
+
+
+def test_the_first_progress_line_of_a_resumed_run_counts_every_step_since_the_resume(
+        monkeypatch):
+    import io
+
+    from pixelrnn_tf.training import progress as progress_lib
+
+    now = [1000.0]
+    monkeypatch.setattr(progress_lib.time, "time", lambda: now[0])
+    stream = io.StringIO()
+    progress = progress_lib.Progress(total=38_500, batch_size=32, stream=stream,
+                                     start_step=38_147)
+    now[0] += 53 * 0.5  # 53 steps of half a second until the first line, at step 38,200
+    assert progress.update(38_200, 80.0, 0.147) == pytest.approx(64.0)
+    assert "64.0 img/s" in stream.getvalue() and "ETA 150s" in stream.getvalue()
+    now[0] += 100 * 0.25
+    assert progress.update(38_300, 80.0, 0.147) == pytest.approx(128.0)

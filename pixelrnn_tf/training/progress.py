@@ -9,15 +9,15 @@ import time
 class Progress:
     """One status line: step, loss (nats/image and bits/dim), images/s, ETA."""
 
-    def __init__(self, total, batch_size, stream=sys.stderr):
+    def __init__(self, total, batch_size, stream=sys.stderr, start_step=0):
+        """`start_step`: the step the loop starts from (a resumed run's checkpoint step): the
+        first line's images/s count every step since then, not one."""
         self.total, self.batch_size, self.stream = total, batch_size, stream
         self.start = time.time()
-        self.last_time, self.last_step = self.start, None
+        self.last_time, self.last_step = self.start, start_step
 
     def update(self, step, nats, bpd, final=False):
         now = time.time()
-        if self.last_step is None:
-            self.last_step, self.last_time = step - 1, self.start
         rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
         eta = (self.total - step) * self.batch_size / max(rate, 1e-9)
         width = 24

@@ -309,7 +309,7 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     loss_log = open(os.path.join(log_dir, "train_log.jsonl"), "a")
     batches = distribution.distributed_batches(
         trainer.strategy, train_images, config.batch_size, config.seed, start, train_labels)
-    progress = Progress(num_steps, config.batch_size)
+    progress = Progress(num_steps, config.batch_size, start_step=start)
     clock = TrainClock(workdir if trainer.is_chief else None, start)
     num_dims = int(np.prod(spec.image_shape))
     step = start
