@@ -337,6 +337,14 @@ def test_a_bfloat16_run_on_an_emulating_cpu_is_warned_about(tmp_path, npz_datase
                                 num_samples=1), str(workdir))
         warned = "warning: mixed_bfloat16 on a CPU without bfloat16 instructions"
         assert (warned in capsys.readouterr().out) is emulated
+        # The CLIs' restore path (evaluate, sample, complete, export) says it too, unless
+        # asked for float32.
+        from pixelrnn_tf.training.restore import restore_model
+
+        restore_model(str(workdir))
+        assert (warned in capsys.readouterr().err) is emulated
+        restore_model(str(workdir), mixed_precision="none")
+        assert warned not in capsys.readouterr().err
 
 
 def test_stopped_improving_needs_patience_evaluations_without_a_better_one():

@@ -55,6 +55,15 @@ def bfloat16_is_emulated(flags=None, gpu=None):
     return cpu_has_native_bfloat16(flags) is False
 
 
+def emulated_bfloat16_warning(policy, remedy):
+    """A one-line warning when `policy` is mixed_bfloat16 and this machine would emulate it,
+    else None. `remedy`: what the user can do instead (ends the line)."""
+    if policy != "mixed_bfloat16" or not bfloat16_is_emulated():
+        return None
+    return (f"warning: mixed_bfloat16 on a CPU without bfloat16 instructions ({describe_cpu()}) "
+            f"is emulated and much slower than float32; {remedy}")
+
+
 def describe_cpu():
     """One line naming the CPU's vector extensions that decide the choice."""
     flags = cpu_flags() or set()

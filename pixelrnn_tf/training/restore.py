@@ -4,12 +4,14 @@
 import dataclasses
 import os
 import re
+import sys
 
 import keras
 import tensorflow as tf
 
 from pixelrnn_tf import registry
-from pixelrnn_tf.training import checkpoints as checkpoints_lib, workdir as workdir_lib
+from pixelrnn_tf.training import checkpoints as checkpoints_lib, hardware
+from pixelrnn_tf.training import workdir as workdir_lib
 from pixelrnn_tf.training.weight_average import WeightAverage
 
 
@@ -30,6 +32,10 @@ def restore_model(workdir, mixed_precision=None):
     config = workdir_lib.load_config(workdir)
     if mixed_precision is not None:
         config = dataclasses.replace(config, mixed_precision=mixed_precision)
+    warning = hardware.emulated_bfloat16_warning(
+        config.mixed_precision, "--mixed_precision=none computes the same weights in float32.")
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     model = build_model(config)
     step = tf.Variable(0, dtype=tf.int64)
     average = (WeightAverage(model.trainable_variables, config.ema_decay)

@@ -245,10 +245,10 @@ def run(config, workdir, max_seconds=None, resume_from_intact=False):
     is_chief = _is_chief_task()
     if is_chief:
         workdir_lib.check(workdir, config)
-        if config.mixed_precision == "mixed_bfloat16" and hardware.bfloat16_is_emulated():
-            _log(f"warning: mixed_bfloat16 on a CPU without bfloat16 instructions "
-                 f"({hardware.describe_cpu()}) is emulated and much slower than float32; "
-                 f"--mixed_precision=none trains the same checkpoint in float32.")
+        warning = hardware.emulated_bfloat16_warning(
+            config.mixed_precision, "--mixed_precision=none trains the same checkpoint in float32.")
+        if warning:
+            _log(warning)
     spec = data.spec(config.dataset, image_size=config.image_size)
     train_images = data.load_split(config.dataset, "train", config.data_dir, config.image_size)
     test_split = "test" if "test" in spec.splits else spec.splits[-1]
