@@ -53,14 +53,10 @@ def saved_model_nll(loaded, images, labels=None, batch_size=100):
 
 
 def machine():
+    from pixelrnn_tf.training.hardware import has_gpu
+
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-            "no GPU" if not _has_gpu() else f"{os.cpu_count()} CPU cores + GPU")
-
-
-def _has_gpu():
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
+            "no GPU" if not has_gpu() else f"{os.cpu_count()} CPU cores + GPU")
 
 
 def _train_seconds(workdir, evaluation):
