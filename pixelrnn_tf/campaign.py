@@ -12,7 +12,8 @@ checkpoint). Meant to run at the lowest priority while the machine does other wo
 SIGTERM (or SIGINT) makes every run checkpoint at its next step and stop; SIGSTOP / SIGCONT to
 the process group pause and resume it (e.g. around a benchmark). `--report` prints the table
 of epochs, wall and CPU hours, validation NLLs and what each curve has left; `--plot=PATH`
-draws the learning curves from the committed `eval_log.jsonl` files.
+draws the learning curves from the committed `eval_log.jsonl` files. `--mixed_precision=auto`
+(the default) trains a mixed_bfloat16 run in float32 on a CPU without bfloat16 instructions.
 """
 
 import json
