@@ -18,20 +18,27 @@ class GatedPixelCNN(AutoregressiveModel):
 
     Conditional on class labels (`num_classes > 0`, fed one-hot) or on a float vector
     (`conditioning_dim > 0`), added into every gate; at most one of the two.
+
+    `dropout_rate`: dropout on every layer's horizontal residual path, active only with
+    training=True (`model(images, training=True)` or `pixel_log_prob_unchecked(images,
+    training=True)`); not in the paper (0), a regularizer for long runs on small data.
     """
 
     SMALL_CONFIG = dict(num_layers=5, units=32, output_units=128)
 
     def __init__(self, image_shape, num_levels, num_layers=2, units=8, output_units=32,
-                 kernel_size=3, num_classes=0, conditioning_dim=0, **kwargs):
+                 kernel_size=3, num_classes=0, conditioning_dim=0, dropout_rate=0.0, **kwargs):
         super().__init__(image_shape, num_levels, **kwargs)
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        if not 0.0 <= dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}.")
         self._set_conditioning(num_classes, conditioning_dim)
         self.num_layers = int(num_layers)
         self.units = int(units)
         self.output_units = int(output_units)
         self.kernel_size = int(kernel_size)
+        self.dropout_rate = float(dropout_rate)
 
     def build(self, input_shape=None):
         c = self.image_shape[-1]
@@ -42,7 +49,8 @@ class GatedPixelCNN(AutoregressiveModel):
             layer = GatedPixelCNNLayer(
                 self.units, self.kernel_size, "A" if i == 0 else "B", c, residual=i > 0,
                 conditioning_dim=self.conditioning_vector_size,
-                vertical_output=i < self.num_layers - 1, name=f"gated_layer_{i}",
+                vertical_output=i < self.num_layers - 1, dropout_rate=self.dropout_rate,
+                name=f"gated_layer_{i}",
                 dtype=self.dtype_policy)
             layer.build([prefix + (features,), prefix + (features,)])
             # Also an attribute of its own: tf.train.Checkpoint does not look inside the
@@ -57,12 +65,17 @@ class GatedPixelCNN(AutoregressiveModel):
                                           dtype=self.dtype_policy)
         self.output_conv_2.build(prefix + (self.output_units,))
 
-    def logits(self, scaled, conditioning=None):
+    def call(self, images, conditioning=None, training=None):
+        conditioning = self.check_conditioning(conditioning)
+        return self.logits(self.scale(images), conditioning, training=training)
+
+    def logits(self, scaled, conditioning=None, training=None):
         vector = self.embed(conditioning)
         v = h = scaled
         for layer in self.gated_layers[:-1]:
-            v, h = layer([v, h], vector)
-        h = self.gated_layers[-1]([v, h], vector)  # the last layer's output: horizontal only
+            v, h = layer([v, h], vector, training=training)
+        # The last layer's output: horizontal only.
+        h = self.gated_layers[-1]([v, h], vector, training=training)
         y = self.output_conv_1(tf.nn.relu(h))
         # Logits in float32 under a mixed policy (see PixelRNNNetwork.call).
         y = tf.cast(self.output_conv_2(tf.nn.relu(y)), tf.float32)  # (B, H, W, C * L)
@@ -79,7 +92,8 @@ class GatedPixelCNN(AutoregressiveModel):
         config = super().get_config()
         config.update(num_layers=self.num_layers, units=self.units,
                       output_units=self.output_units, kernel_size=self.kernel_size,
-                      num_classes=self.num_classes, conditioning_dim=self.conditioning_dim)
+                      num_classes=self.num_classes, conditioning_dim=self.conditioning_dim,
+                      dropout_rate=self.dropout_rate)
         return config
 
 

@@ -20,6 +20,8 @@ flags.DEFINE_integer("units", None, "Override: h (blocks carry 2h features).")
 flags.DEFINE_integer("output_units", None, "Override: features of the output layers.")
 flags.DEFINE_integer("num_classes", None, "Class-conditional models (gated_pixel_cnn): the "
                      "number of classes of the data set's labels (0: unconditional).")
+flags.DEFINE_float("dropout_rate", None, "Override: dropout of the models that have it "
+                   "(gated_pixel_cnn, pixel_cnn_pp, pixel_snail), in training only.")
 # Data
 flags.DEFINE_string("dataset", None, "digits (default, offline), binarized_mnist, mnist, cifar10, "
                     "imagenet_resized/32x32, imagenet_resized/64x64, folder:PATH, npz:PATH.")
@@ -76,7 +78,8 @@ def main(argv):
     config = config_lib.resolve(
         FLAGS.model, FLAGS.dataset,
         overrides=dict(num_layers=FLAGS.num_layers, units=FLAGS.units,
-                       output_units=FLAGS.output_units, num_classes=FLAGS.num_classes),
+                       output_units=FLAGS.output_units, num_classes=FLAGS.num_classes,
+                       dropout_rate=FLAGS.dropout_rate),
         **{name: FLAGS[name].value for name in run_flags})
     workdir = config.workdir or config_lib.default_workdir(config)
     config.workdir = workdir

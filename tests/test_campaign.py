@@ -267,6 +267,32 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, npz_data
     assert not other.exists() or not os.listdir(other)
 
 
+def test_init_from_may_switch_dropout_on(tmp_path, npz_dataset):
+    """dropout_rate changes training, not the weights: an overfitting run can go on from its
+    weights with dropout (a new run, --init_from), its weights taken exactly. Any other
+    model argument still refuses the source."""
+    gated = dict(model="gated_pixel_cnn", overrides=dict(num_layers=2, units=6,
+                                                         output_units=12))
+    source = tmp_path / "source"
+    trainer_lib.run(_config(npz_dataset, source, steps=2, **gated), str(source))
+    original = trainer_lib.Trainer(_config(npz_dataset, source, steps=2, **gated), str(source))
+    assert original.restore()
+    kw = dict(steps=2, init_from=str(source), max_eval_examples=2)
+    with_dropout = dict(gated, overrides=dict(gated["overrides"], dropout_rate=0.3))
+    new = tmp_path / "dropout"
+    started = trainer_lib.Trainer(_config(npz_dataset, new, **kw, **with_dropout), str(new))
+    assert started.model.dropout_rate == 0.3
+    assert started.initialize_from(str(source))[1] == 2
+    for a, b in zip(started.model.variables, original.model.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert trainer_lib.run(_config(npz_dataset, new, **kw, **with_dropout), str(new))["step"] == 2
+    other = tmp_path / "other"
+    wider = dict(gated, overrides=dict(gated["overrides"], units=8, dropout_rate=0.3))
+    with pytest.raises(ValueError, match="is a run of another model_config"):
+        trainer_lib.run(_config(npz_dataset, other, **kw, **wider), str(other))
+    assert trainer_lib.weight_defining(dict(units=4, dropout_rate=0.5)) == dict(units=4)
+
+
 # /proc/cpuinfo excerpts of three kinds of machine (flags lines shortened).
 _AVX2_ONLY = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
 _AVX512_BF16 = ("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512_bf16 amx_tile "

@@ -28,10 +28,10 @@ class _WithConditioning:
         self.model, self.conditioning = model, np.asarray(conditioning)
         self.image_shape, self.num_levels = model.image_shape, model.num_levels
 
-    def __call__(self, images):
+    def __call__(self, images, training=None):
         batch = tf.shape(images)[0]
         rows = tf.repeat(tf.constant(self.conditioning)[None], batch, axis=0)
-        return self.model(images, rows)
+        return self.model(images, rows, training=training)
 
     def ordering(self):
         return self.model.ordering()
@@ -59,6 +59,50 @@ def test_causality_by_gradients(shape, overrides):
     ignored = [(np.unravel_index(k, shape), np.unravel_index(m, shape))
                for k, m in np.argwhere(immediate_predecessors(wrapped) & (jac == 0))]
     assert not ignored, f"(output, input) pairs with no dependence: {ignored[:5]}"
+
+
+class _Training(_WithConditioning):
+    """Called with training=True: a new dropout mask per call."""
+
+    def __call__(self, images):
+        return super().__call__(images, training=True)
+
+
+def test_causal_with_dropout_in_training():
+    """Dropout (training only) zeroes features element-wise: it may cut a dependence, never
+    add one. Over a few calls (new masks) no output sees its own or a later sub-pixel."""
+    shape = (4, 4, 3)
+    model = _build(shape, 4, dropout_rate=0.5)
+    jac = dependence(_Training(model, np.int32(1)), num_images=4)
+    assert (jac != 0).any()
+    leaks = np.argwhere(_future(shape) & (jac != 0))
+    assert not len(leaks), f"outputs see their own or later sub-pixels: {leaks[:5]}"
+
+
+def test_dropout_only_in_training():
+    """dropout_rate > 0: model(..., training=True) and the training loss draw a new mask per
+    call; inference (training False or unset: evaluation, sampling, export) is deterministic;
+    dropout_rate 0 ignores training."""
+    images = np.random.default_rng(0).integers(0, 4, size=(2, 4, 4, 3))
+    labels = np.int32([0, 2])
+    model = _build((4, 4, 3), 4, dropout_rate=0.5)
+    inference = model(images, labels).numpy()
+    np.testing.assert_array_equal(model(images, labels, training=False).numpy(), inference)
+    np.testing.assert_array_equal(model(images, labels).numpy(), inference)
+    train_a = model(images, labels, training=True).numpy()
+    train_b = model(images, labels, training=True).numpy()
+    assert np.abs(train_a - inference).max() > 1e-3
+    assert np.abs(train_a - train_b).max() > 1e-3
+    loss = model.log_prob_unchecked(images, labels).numpy()
+    assert np.abs(model.log_prob_unchecked(images, labels, training=True).numpy()
+                  - loss).max() > 1e-3
+    plain = _build((4, 4, 3), 4)
+    np.testing.assert_array_equal(plain(images, labels, training=True).numpy(),
+                                  plain(images, labels).numpy())
+    # Same weights with and without dropout (a run may switch it on: --init_from).
+    assert [v.shape for v in model.weights] == [v.shape for v in plain.weights]
+    with pytest.raises(ValueError, match=r"dropout_rate must be in \[0, 1\), got 1.0"):
+        _build((4, 4, 3), 4, dropout_rate=1.0)
 
 
 def test_no_blind_spot_unlike_pixel_cnn():
@@ -166,7 +210,8 @@ def _complete_both(model, images, known, seed, conditioning):
 
 @pytest.mark.parametrize("shape, levels, overrides", [
     ((4, 5, 3), 4, {}), ((5, 4, 1), 2, {}), ((4, 5, 3), 4, dict(num_layers=3, kernel_size=5)),
-    ((4, 5, 3), 4, dict(num_classes=0, conditioning_dim=4))])
+    ((4, 5, 3), 4, dict(num_classes=0, conditioning_dim=4)),
+    ((4, 5, 3), 4, dict(dropout_rate=0.5))])  # sampling is inference: no dropout in either
 def test_cached_sampler_equals_naive_sampler(shape, levels, overrides, monkeypatch):
     model = _build(shape, levels, **overrides)
     _sharpen(model)
@@ -177,7 +222,8 @@ def test_cached_sampler_equals_naive_sampler(shape, levels, overrides, monkeypat
     # The naive sampler's per-step call (one full pass): the cached sampler must not use it.
     full_passes = []
     original = model.logits
-    monkeypatch.setattr(model, "logits", lambda *a: full_passes.append(1) or original(*a))
+    monkeypatch.setattr(model, "logits",
+                        lambda *a, **k: full_passes.append(1) or original(*a, **k))
 
     empty = np.zeros((batch,) + shape, np.int32)
     naive, cached = _complete_both(model, empty, np.zeros((batch,) + shape[:2], bool), 7, cond)

@@ -159,9 +159,9 @@ CASES = [
              Rule(0, rows_up_to(strict=True), at((-1, 0), (-1, 1)), output_index=1),
              Rule(1, both(raster("A", group_of(3, 3), group_of(3, 3)), same_row),
                   at((0, -1)), output_index=1)])),
-    Case("GatedPixelCNNLayer-B-residual-conditional", GatedPixelCNNLayer,
+    Case("GatedPixelCNNLayer-B-residual-conditional-dropout", GatedPixelCNNLayer,
          dict(units=4, kernel_size=3, mask_type="B", num_groups=3, residual=True,
-              conditioning_dim=2),
+              conditioning_dim=2, dropout_rate=0.3),
          [(B, H, W, 3), (B, H, W, 4)], ((B, H, W, 4), (B, H, W, 4)), 9,
          CausalCheck([
              Rule(0, rows_up_to(), at((0, 0), (-1, 0), (0, 1)), output_index=0),

@@ -192,6 +192,19 @@ def test_model_size_flags_are_range_checked(npz, field):
         _config(npz, overrides=dict(TINY, **{field: 0}))
 
 
+@pytest.mark.parametrize("value", [1.0, -0.1, float("nan")])
+def test_dropout_flag_is_range_checked(npz, value):
+    with pytest.raises(ValueError, match=r"--dropout_rate must be in \[0, 1\)"):
+        _config(npz, model="gated_pixel_cnn", overrides=dict(TINY, dropout_rate=value))
+
+
+def test_dropout_flag_only_for_models_with_dropout(npz):
+    assert _config(npz, model="gated_pixel_cnn",
+                   overrides=dict(TINY, dropout_rate=0.25)).model_config["dropout_rate"] == 0.25
+    with pytest.raises(ValueError, match="Model 'pixel_cnn' takes no --dropout_rate"):
+        _config(npz, overrides=dict(TINY, dropout_rate=0.25))
+
+
 def test_max_seconds_is_checked_before_anything_is_written(tmp_path, npz):
     with pytest.raises(ValueError, match="--max_seconds must be > 0"):
         trainer_lib.run(_config(npz), str(tmp_path / "w"), max_seconds=0)

@@ -42,18 +42,24 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         vertical_output: compute the vertical stack's gated output. False in a network's last
             layer: only its horizontal output is read, and a gate nobody reads would hold
             conditioning weights that never get a gradient.
+        dropout_rate: in [0, 1); dropout on the horizontal stack's gate output (its residual
+            path, as PixelCNN++'s gated_resnet), in training only. Element-wise, so it keeps
+            the masks' causality; the paper has none (0), the campaign's follow-up uses it
+            against overfitting.
 
     Input: [vertical (B, H, W, Fv), horizontal (B, H, W, Fh)]. Output: [vertical (B, H, W, h),
     horizontal (B, H, W, h)], or horizontal alone if not vertical_output.
     """
 
     def __init__(self, units, kernel_size=3, mask_type="B", num_groups=3, residual=True,
-                 conditioning_dim=0, vertical_output=True, **kwargs):
+                 conditioning_dim=0, vertical_output=True, dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
         if kernel_size % 2 == 0 or kernel_size < 3:
             raise ValueError(f"kernel_size must be odd and >= 3, got {kernel_size}.")
         if mask_type not in ("A", "B"):
             raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}.")
+        if not 0.0 <= dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}.")
         self.units = int(units)
         self.kernel_size = int(kernel_size)
         self.mask_type = mask_type
@@ -61,6 +67,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         self.residual = bool(residual)
         self.conditioning_dim = int(conditioning_dim)
         self.vertical_output = bool(vertical_output)
+        self.dropout_rate = float(dropout_rate)
 
     def build(self, input_shape):
         v_shape, h_shape = input_shape
@@ -114,7 +121,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
                     if self.vertical_output else 0.0)
         return vertical, tf.matmul(conditioning, self.horizontal_conditioning)
 
-    def call(self, inputs, conditioning=None):
+    def call(self, inputs, conditioning=None, training=None):
         v, h = inputs
         half = self.kernel_size // 2
         if self.conditioning_dim and conditioning is None:
@@ -135,7 +142,10 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         h_pad = tf.pad(h, [[0, 0], [0, 0], [half, 0], [0, 0]])
         h_pre = tf.nn.conv2d(h_pad, self.masked_horizontal_kernel(), 1, "VALID")
         h_pre = h_pre + self.horizontal_bias + link + cond_h  # (B, H, W, 2h)
-        h_out = tf.einsum("bhwf,fg->bhwg", gate(h_pre), self.masked_output_kernel())
+        gated = gate(h_pre)  # (B, H, W, h)
+        if training and self.dropout_rate > 0:
+            gated = tf.nn.dropout(gated, rate=self.dropout_rate)
+        h_out = tf.einsum("bhwf,fg->bhwg", gated, self.masked_output_kernel())
         h_out = h_out + self.output_bias
         if self.residual:
             h_out = h_out + h
@@ -158,7 +168,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         config.update(units=self.units, kernel_size=self.kernel_size, mask_type=self.mask_type,
                       num_groups=self.num_groups, residual=self.residual,
                       conditioning_dim=self.conditioning_dim,
-                      vertical_output=self.vertical_output)
+                      vertical_output=self.vertical_output, dropout_rate=self.dropout_rate)
         return config
 
 
@@ -171,7 +181,8 @@ def group_bounds(num_features, num_groups):
 
 class GatedLayerStep:
     """GatedPixelCNNLayer.call() one row (vertical stack) and one pixel and colour group
-    (horizontal stack) at a time; tested against call() in tests/test_steps.py.
+    (horizontal stack) at a time; tested against call() in tests/test_steps.py. No dropout
+    (sampling is inference).
 
     - Vertical stack: row i depends on rows <= i only and is read one row lower, so it is
       computed once per completed row, from the last k//2 rows of the layer's input kept in

@@ -188,6 +188,9 @@ def validate(config):
     num_classes = config.model_config.get("num_classes")
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
         raise ValueError(f"--num_classes must be an integer >= 0, got {num_classes!r}.")
+    dropout_rate = config.model_config.get("dropout_rate")
+    if dropout_rate is not None and not (_is_number(dropout_rate) and 0 <= dropout_rate < 1):
+        raise ValueError(f"--dropout_rate must be in [0, 1), got {dropout_rate!r}.")
 
 
 def _is_number(value):

@@ -24,6 +24,18 @@ from pixelrnn_tf.training.checkpoints import CheckpointDamaged  # noqa: F401 (re
 from pixelrnn_tf.training.weight_average import WeightAverage
 
 
+# Model arguments that change how a network trains but not its weights: a run may start
+# from another's weights with a different value (e.g. add dropout to an overfitting run).
+TRAINING_ONLY_MODEL_ARGS = ("dropout_rate",)
+
+
+def weight_defining(model_config):
+    """The model config without TRAINING_ONLY_MODEL_ARGS."""
+    if not isinstance(model_config, dict):
+        return model_config
+    return {k: v for k, v in model_config.items() if k not in TRAINING_ONLY_MODEL_ARGS}
+
+
 class TrainingDiverged(RuntimeError):
     pass
 
@@ -98,6 +110,8 @@ class Trainer:
         # optimizer (a float16 run's loss scale) is not taken.
         for key in ("model", "model_config", "dataset", "image_size", "ema_decay"):
             mine, theirs = getattr(self.config, key), source.get(key)
+            if key == "model_config":
+                mine, theirs = weight_defining(mine), weight_defining(theirs)
             if mine != theirs:
                 raise ValueError(f"--init_from {source_dir} is a run of another {key} "
                                  f"({theirs!r}, this run: {mine!r}).")
