@@ -5,6 +5,7 @@ import pytest
 
 import models
 from models import configs
+from pixelrnn_tf.training import config as config_lib
 
 # Table 1 of the paper, as configured in models/configs.
 EXPECTED = {
@@ -117,3 +118,19 @@ def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
             assert train == dict(configs.CAMPAIGN_TRAIN, **changes), name
         else:
             assert train == dict(configs.CAMPAIGN_TRAIN, **CHANGES.get(name, {})), name
+
+
+def test_steps_or_epochs_on_the_command_line_replace_the_configs_length():
+    """A config gives its run's length as epochs (the campaign's) or steps (the CIFAR-10
+    subset's); --steps or --epochs replaces it, whichever the config used."""
+    resolve = lambda name, **kw: config_lib.resolve(name, data_dir="/nonexistent", **kw)  # noqa
+    campaign = "campaign_mnist_gated_pixel_cnn"
+    assert resolve(campaign).epochs == configs.get(campaign).train["epochs"]
+    short = resolve(campaign, steps=10)
+    assert (short.steps, short.epochs) == (10, None)
+    assert resolve(campaign, epochs=2.5).epochs == 2.5
+    subset = "cifar10_subset_pixel_cnn"
+    assert resolve(subset).steps == configs.get(subset).train["steps"]
+    longer = resolve(subset, epochs=3.0)
+    assert longer.epochs == 3.0
+    assert resolve(subset, steps=7).steps == 7

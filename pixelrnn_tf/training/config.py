@@ -91,7 +91,12 @@ def resolve(model="pixel_cnn", dataset=None, overrides=None, **kwargs):
         model_name, model_config = experiment.model, dict(experiment.model_config)
         paper_shape = tuple(model_config["image_shape"])
         dataset = dataset or experiment.dataset
+        # The run's length is one choice: --steps or --epochs on the command line replaces
+        # the config's steps or epochs, whichever it gives.
+        user_length = any(kwargs.get(k) is not None for k in ("steps", "epochs"))
         for key, value in experiment.train.items():
+            if key in ("steps", "epochs") and user_length:
+                continue
             if kwargs.get(key) is None:
                 kwargs[key] = value
     else:
