@@ -73,7 +73,8 @@ REPLACED = {"campaign_mnist_multiscale_row_lstm": "campaign_mnist_multiscale_row
 # the last PATIENCE beat their best). The Gated PixelCNN's best was 80.061 at epoch 18; by epoch
 # 22 it was 80.109 while its training NLL kept falling (79.95 -> 79.23): it overfits at the
 # constant rate, and a decay phase (which made the 7-layer PixelCNN's 10 epochs worth 0.19
-# nats) would fit the training set harder still.
+# nats) would fit the training set harder still. It continues, from its step 35,000, with
+# dropout: campaign_mnist_gated_pixel_cnn_dropout.
 PLATEAUED = ("campaign_mnist_gated_pixel_cnn",)
 STOPPED = ("campaign_mnist_pixel_cnn", "campaign_mnist_pixel_cnn_decay",
            "campaign_mnist_row_lstm", "campaign_mnist_pixel_cnn_15") + tuple(REPLACED) + PLATEAUED

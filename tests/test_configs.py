@@ -6,6 +6,7 @@ import pytest
 import models
 from models import configs
 from pixelrnn_tf.training import config as config_lib
+from pixelrnn_tf.training import trainer as trainer_lib
 
 # Table 1 of the paper, as configured in models/configs.
 EXPECTED = {
@@ -40,6 +41,7 @@ EXPECTED = {
     "campaign_mnist_multiscale_row_lstm_wide": ("multiscale_pixelrnn", (28, 28, 1), 2, 7, 16,
                                                 32),
     "campaign_mnist_gated_pixel_cnn": ("gated_pixel_cnn", (28, 28, 1), 2, 12, 24, 64),
+    "campaign_mnist_gated_pixel_cnn_dropout": ("gated_pixel_cnn", (28, 28, 1), 2, 12, 24, 64),
 }
 
 # The attributes of the last columns: (layers, units, output maps), except for PixelCNN++
@@ -70,6 +72,8 @@ def test_paper_config_builds(name, capsys):
         assert model.residual is False
     if name == "campaign_mnist_multiscale_row_lstm_wide":
         assert (model.small_layers, model.small_units, model.upsampler_layers) == (7, 32, 3)
+    if name == "campaign_mnist_gated_pixel_cnn_dropout":
+        assert model.dropout_rate == 0.2
     params = model.count_params()
     with capsys.disabled():
         print(f"\n[params] {name}: {params:,} parameters")
@@ -89,9 +93,12 @@ def test_the_cifar10_subset_experiments_share_one_budget():
         assert configs.get(name).train == configs.SUBSET_TRAIN, name
 
 
-# Decay phases: (the run they start from, their schedule's changes to CAMPAIGN_TRAIN).
+# Runs started from another's committed workdir (init_from): a decay phase, or the same
+# network with dropout switched on. (The run they start from, their schedule's changes to
+# CAMPAIGN_TRAIN.)
 DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
-    "campaign_mnist_pixel_cnn", dict(lr_schedule="cosine", warmup_steps=200, epochs=10))}
+    "campaign_mnist_pixel_cnn", dict(lr_schedule="cosine", warmup_steps=200, epochs=10)),
+    "campaign_mnist_gated_pixel_cnn_dropout": ("campaign_mnist_gated_pixel_cnn", {})}
 
 
 # Runs whose schedule differs from the campaign's in these fields only: a mixed precision
@@ -106,14 +113,16 @@ CHANGES = {"campaign_mnist_pixel_cnn_wide_bf16": dict(mixed_precision="mixed_bfl
 
 def test_the_campaign_runs_share_one_schedule_and_select_on_validation():
     campaign = [n for n in configs.names() if n.startswith("campaign_")]
-    assert len(campaign) == 10
+    assert len(campaign) == 11
     for name in campaign:
         train = dict(configs.get(name).train)
         assert train["eval_split"] == "validation" and train["keep_checkpoints"] == 1
         if name in DECAY_PHASES:
             source, changes = DECAY_PHASES[name]
-            # The same network, started from the committed workdir of its source run.
-            assert configs.get(name).model_config == configs.get(source).model_config
+            # The same network (its weights; dropout may differ), started from the committed
+            # workdir of its source run.
+            assert (trainer_lib.weight_defining(configs.get(name).model_config)
+                    == trainer_lib.weight_defining(configs.get(source).model_config))
             assert train.pop("init_from").endswith(os.path.join("models", "campaign", source))
             assert train == dict(configs.CAMPAIGN_TRAIN, **changes), name
         else:

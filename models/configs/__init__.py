@@ -38,6 +38,7 @@ PAPER_CONFIGS = (
     "campaign_mnist_multiscale_row_lstm",
     "campaign_mnist_multiscale_row_lstm_wide",
     "campaign_mnist_gated_pixel_cnn",
+    "campaign_mnist_gated_pixel_cnn_dropout",
 )
 
 # The campaign's open-ended schedule: constant learning rate after a warm-up, and a moving
