@@ -1,4 +1,7 @@
-"""Shared test helpers: exact Jacobians of per-sub-pixel logits w.r.t. the input image."""
+"""Shared test helpers: exact Jacobians of per-sub-pixel logits w.r.t. the input image; the
+served version of each zoo model."""
+
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -66,3 +69,13 @@ def immediate_predecessors(model):
     pred = pred.reshape(h * w * c, h * w * c)
     r = rank.reshape(-1)
     return pred & (r[None, :] < r[:, None])
+
+
+def newest_versions(version_dirs):
+    """The highest version of each model: what TF Serving serves and `from_preset` loads."""
+    newest = {}
+    for v in version_dirs:
+        name, number = os.path.dirname(v), int(os.path.basename(v))
+        if number > newest.get(name, (-1, None))[0]:
+            newest[name] = (number, v)
+    return sorted(v for _, v in newest.values())

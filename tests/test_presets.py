@@ -18,9 +18,16 @@ import tensorflow as tf
 import models
 from models.presets import PRETRAINED_DIR
 from pixelrnn_tf import likelihood
+from tests.helpers import newest_versions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSIONS = sorted(glob.glob(os.path.join(PRETRAINED_DIR, "*", "[0-9]*")))
+# The served (highest) version of each model in every run; the superseded ones, unchanged since
+# they were checked at publication (tests/test_pretrained.py checks their files' hashes in every
+# run), with -m slow.
+SERVED = newest_versions(VERSIONS)
+PRESET_CASES = [pytest.param(v, id=os.path.relpath(v, PRETRAINED_DIR),
+                             marks=() if v in SERVED else pytest.mark.slow) for v in VERSIONS]
 
 
 def _meta(version_dir):
@@ -70,7 +77,7 @@ def test_a_version_its_model_json_does_not_rebuild_is_refused(tmp_path):
         models.from_preset(str(tmp_path))
 
 
-@pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: os.path.relpath(p, PRETRAINED_DIR))
+@pytest.mark.parametrize("version_dir", PRESET_CASES)
 def test_preset_is_the_saved_model(version_dir):
     name, version = os.path.basename(os.path.dirname(version_dir)), int(os.path.basename(version_dir))
     model = models.from_preset(name, version=version)

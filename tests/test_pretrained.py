@@ -10,22 +10,13 @@ import tensorflow as tf
 
 from export.publish_pretrained import CHECK_IMAGES, ZOO_DIR, saved_model_nll, variables_sha256
 from pixelrnn_tf import data
+from tests.helpers import newest_versions
 
 SHIPPED = sorted(glob.glob(os.path.join(ZOO_DIR, "*", "[0-9]*")))
 SIGNATURES = {"serving_default", "log_prob", "sample", "complete"}
 
 
-def _newest(version_dirs):
-    """The highest version of each model: what TF Serving serves and `from_preset` loads."""
-    newest = {}
-    for v in version_dirs:
-        name, number = os.path.dirname(v), int(os.path.basename(v))
-        if number > newest.get(name, (-1, None))[0]:
-            newest[name] = (number, v)
-    return sorted(v for _, v in newest.values())
-
-
-SERVED = _newest(SHIPPED)
+SERVED = newest_versions(SHIPPED)
 # Superseded versions: their files are checked against the recorded hash in every run (a
 # changed byte fails); their loading, NLL and samples, checked when each was published and
 # unchanged since, rerun with -m slow (the Diagonal BiLSTMs alone take ~4 min on 2 cores).
@@ -72,7 +63,7 @@ def test_served_and_superseded_versions_partition_the_zoo():
     for old in SUPERSEDED:
         (newest,) = [v for v in SERVED if os.path.dirname(v) == os.path.dirname(old)]
         assert int(os.path.basename(old)) < int(os.path.basename(newest))
-    assert _newest(["z/a/2", "z/a/10", "z/b/1"]) == ["z/a/10", "z/b/1"]  # numbers, not text
+    assert newest_versions(["z/a/2", "z/a/10", "z/b/1"]) == ["z/a/10", "z/b/1"]  # numbers, not text
 
 
 @pytest.mark.parametrize("version_dir", SUPERSEDED, ids=_ids)

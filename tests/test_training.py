@@ -137,6 +137,26 @@ def test_workdir_of_another_model_is_refused(tmp_path, npz_dataset):
     assert trainer_lib.run(more, str(workdir))["step"] == 6
 
 
+def test_a_dropout_run_resumes_exactly(tmp_path, npz_dataset):
+    """Dropout masks follow (seed, optimizer step): 4 steps in one go log the same losses as 2
+    steps and a resume to 4 by a new Trainer (which, with tf.nn.dropout's stateful stream,
+    drew the masks of steps 1-2 again). PixelCNN++'s and PixelSNAIL's blocks use the same
+    seeded dropout (tests/test_seeded_dropout.py)."""
+    def run(workdir, steps):
+        cfg = _config(tmp_path, npz_dataset, model="gated_pixel_cnn", steps=steps,
+                      overrides=dict(num_layers=2, units=6, dropout_rate=0.5),
+                      log_every=1, checkpoint_every=2)
+        trainer_lib.run(cfg, str(workdir))
+
+    run(tmp_path / "full", 4)
+    run(tmp_path / "resumed", 2)
+    run(tmp_path / "resumed", 4)
+    full, resumed = _losses(tmp_path / "full"), _losses(tmp_path / "resumed")
+    assert sorted(resumed) == [1, 2, 3, 4]
+    np.testing.assert_array_equal([resumed[s] for s in range(1, 5)],
+                                  [full[s] for s in range(1, 5)])
+
+
 def test_checkpoints_without_config_are_refused(tmp_path, npz_dataset):
     (tmp_path / "w" / "checkpoints").mkdir(parents=True)
     (tmp_path / "w" / "checkpoints" / "checkpoint").write_text("foreign")

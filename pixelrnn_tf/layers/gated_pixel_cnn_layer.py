@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pixelrnn_tf.layers import seeded_dropout
 from pixelrnn_tf.layers.masking import causal_mask, channel_groups
 from pixelrnn_tf.layers.shifts import down_shift
 
@@ -144,7 +145,7 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         h_pre = h_pre + self.horizontal_bias + link + cond_h  # (B, H, W, 2h)
         gated = gate(h_pre)  # (B, H, W, h)
         if training and self.dropout_rate > 0:
-            gated = tf.nn.dropout(gated, rate=self.dropout_rate)
+            gated = seeded_dropout.dropout(gated, self.dropout_rate)
         h_out = tf.einsum("bhwf,fg->bhwg", gated, self.masked_output_kernel())
         h_out = h_out + self.output_bias
         if self.residual:

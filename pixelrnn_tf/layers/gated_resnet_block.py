@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from pixelrnn_tf.layers import seeded_dropout
 from pixelrnn_tf.layers.down_right_shifted_conv2d import DownRightShiftedConv2D
 from pixelrnn_tf.layers.down_shifted_conv2d import DownShiftedConv2D
 
@@ -109,7 +110,7 @@ class GatedResNetBlock(keras.layers.Layer):
             c1 = c1 + tf.einsum("bhwa,af->bhwf", nonlinearity(aux), self.aux_kernel)
         c1 = nonlinearity(c1)  # (B, H, W, 2F) with concat_elu, (B, H, W, F) with elu
         if training and self.dropout_rate > 0:
-            c1 = tf.nn.dropout(c1, rate=self.dropout_rate)
+            c1 = seeded_dropout.dropout(c1, self.dropout_rate)
         c2 = self.conv_2(c1)  # (B, H, W, 2F)
         if self.conditioning_dim:
             c2 = c2 + tf.matmul(tf.cast(conditioning, c2.dtype),

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixelrnn_tf import data, sampling
+from pixelrnn_tf.layers import seeded_dropout
 from pixelrnn_tf.training import checkpoints as checkpoints_lib
 from pixelrnn_tf.training import distribution, hardware, workdir as workdir_lib
 # The jobs a run uses, each in its own module (and re-exported: callers use trainer.X).
@@ -161,11 +162,17 @@ class Trainer:
         model, optimizer, batch = self.model, self.optimizer, self.config.batch_size
         num_dims = model.num_dims
         average = self.weight_average
+        seed_base = self.config.seed
 
         def replica_step(batch_data):
             # (images, labels) for a class-conditional model.
             images, *cond = batch_data if isinstance(batch_data, tuple) else (batch_data,)
-            with tf.GradientTape() as tape:
+            # Dropout masks from (seed, step, replica), which the checkpoint holds: exact resume.
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(seed_base, tf.int64),
+                          tf.cast(optimizer.iterations, tf.int64)]), replica)
+            with tf.GradientTape() as tape, seeded_dropout.dropout_seed(seed):
                 log_p = model.log_prob_unchecked(images, *cond, training=True)
                 # Mean over the GLOBAL batch of nats per dimension, so the gradient scale
                 # does not depend on the number of replicas.
