@@ -12,6 +12,11 @@ import os
 import numpy as np
 
 
+def count(n, noun):
+    """'1 image', '3 images': the CLIs' summary lines."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def level_values(num_levels):
     """The 8-bit PNG value of each level."""
     return np.round(np.arange(num_levels) * 255.0 / (num_levels - 1)).astype(np.uint8)

@@ -74,8 +74,8 @@ def main(argv):
     nll_bpd = nll / (dims * np.log(2))
     header, payload = compression.read_header(data)
     bpd = 8 * len(data) / dims
-    print(f"{len(images)} images -> {os.path.abspath(FLAGS.output)}: {len(data)} bytes "
-          f"({len(data) - len(payload)} header), {bpd:.4f} bits/dim; model NLL "
+    print(f"{codec_io.count(len(images), 'image')} -> {os.path.abspath(FLAGS.output)}: "
+          f"{len(data)} bytes ({len(data) - len(payload)} header), {bpd:.4f} bits/dim; model NLL "
           f"{nll_bpd:.4f} bits/dim; overhead {100 * (bpd / nll_bpd - 1):+.2f}% "
           f"(without the header {100 * (8 * len(payload) / dims / nll_bpd - 1):+.2f}%)")
 

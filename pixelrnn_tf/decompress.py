@@ -59,8 +59,8 @@ def main(argv):
         what = FLAGS.output
     else:
         codec_io.write_pngs(FLAGS.output, decoded.images, model.num_levels, decoded.names)
-        what = f"{FLAGS.output}{os.sep} ({len(decoded.images)} PNGs)"
-    print(f"{len(decoded.images)} images, exact (pixel checksum verified) -> "
+        what = f"{FLAGS.output}{os.sep} ({codec_io.count(len(decoded.images), 'PNG')})"
+    print(f"{codec_io.count(len(decoded.images), 'image')}, exact (pixel checksum verified) -> "
           f"{os.path.abspath(what)}")
 
 
