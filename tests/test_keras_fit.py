@@ -234,7 +234,7 @@ def test_fit_under_mirrored_strategy_equals_one_device(tmp_path):
     subprocess.run([sys.executable, "-m", "tests.distributed_check", "keras_fit", str(out)],
                    cwd=ROOT, env=env, check=True, timeout=600)
     res = json.loads(out.read_text())
-    for name in ("row_lstm", "pixel_cnn_pp"):
+    for name in ("row_lstm", "gated_pixel_cnn"):
         one, mirrored = res[f"{name}/one_device"], res[f"{name}/mirrored"]
         assert one["replicas"] == 1 and mirrored["replicas"] == 2
         np.testing.assert_allclose(mirrored["before"]["nll_nats"], one["before"]["nll_nats"],
