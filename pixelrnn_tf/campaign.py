@@ -33,6 +33,15 @@ CAMPAIGN_DIR = os.path.join(REPO, "models", "campaign")
 DEFAULT_SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
 PREFIX = "campaign_"
 
+# TensorFlow's pooling (BFC) allocator for the runs' CPU tensors. Its default CPU allocator
+# calls malloc per tensor, and glibc maps and unmaps each multi-MB block of a training step
+# anew: a run spent ~45% of its CPU time in the kernel on ~140,000 minor page faults/s. The
+# pool keeps the blocks. Measured side by side (two runs, one core each, real trainer,
+# docs/benchmarks/campaign_allocator.py): 2.0x the steps per second of the wide PixelCNN, 2.1x
+# the Gated PixelCNN's; the kernel's share of CPU time fell from 41% to 4%. A value the
+# user's environment already has is kept.
+RUN_ENV = {"TF_CPU_ALLOCATOR_USE_BFC": "1"}
+
 FLAGS = flags.FLAGS
 flags.DEFINE_float("hours", 2.0, "Wall-time budget of this session's training, per run.")
 flags.DEFINE_list("runs", None, "Campaign runs to train (default: every campaign_* config but "
@@ -337,7 +346,7 @@ def train_all(names, campaign_dir, data_dir, seconds, threads=None, stream=sys.s
     `policies`: {run: --mixed_precision value} for the runs not trained under their
     config's policy."""
     policies = policies or {}
-    env = dict(os.environ)
+    env = {**RUN_ENV, **os.environ}
     threads = threads or (1 if len(names) > 1 else None)
     if threads:
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))

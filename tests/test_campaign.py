@@ -352,6 +352,38 @@ def test_train_all_passes_the_policy_to_the_run(tmp_path, monkeypatch):
     assert not any(a.startswith("--mixed_precision") for a in started[1])
 
 
+def test_train_all_gives_the_runs_the_allocator_setting_unless_the_user_set_it(
+        tmp_path, monkeypatch):
+    envs = []
+
+    class FakeProcess:
+        pid = 1
+
+        def __init__(self, cmd, env=None, **kwargs):
+            envs.append(env)
+
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", FakeProcess)
+    for key in campaign.RUN_ENV:
+        monkeypatch.delenv(key, raising=False)
+    campaign.train_all(["run_a", "run_b"], str(tmp_path), "/data", 60,
+                       stream=open(os.devnull, "w"))
+    assert len(envs) == 2
+    for env in envs:
+        for key, value in campaign.RUN_ENV.items():
+            assert env[key] == value
+        assert env["TF_NUM_INTRAOP_THREADS"] == "1"
+    envs.clear()
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "0")
+    campaign.train_all(["run_a"], str(tmp_path), "/data", 60, stream=open(os.devnull, "w"))
+    assert envs[0]["TF_CPU_ALLOCATOR_USE_BFC"] == "0"
+
+
 def test_a_bfloat16_run_on_an_emulating_cpu_is_warned_about(tmp_path, npz_dataset, capsys,
                                                             monkeypatch):
     from pixelrnn_tf.training import hardware
