@@ -98,7 +98,7 @@ def test_the_cifar10_subset_experiments_share_one_budget():
 # CAMPAIGN_TRAIN.)
 DECAY_PHASES = {"campaign_mnist_pixel_cnn_decay": (
     "campaign_mnist_pixel_cnn", dict(lr_schedule="cosine", warmup_steps=200, epochs=10)),
-    "campaign_mnist_gated_pixel_cnn_dropout": ("campaign_mnist_gated_pixel_cnn", {})}
+    "campaign_mnist_gated_pixel_cnn_dropout": ("campaign_mnist_gated_pixel_cnn", dict(epochs=8))}
 
 
 # Runs whose schedule differs from the campaign's in these fields only: a mixed precision
