@@ -329,14 +329,15 @@ def test_campaign_trains_bfloat16_runs_in_float32_where_bfloat16_is_emulated():
         assert campaign.run_policy(name, "none", bfloat16_emulated=False) == "none"
 
 
-def test_train_all_passes_the_policy_to_the_run(tmp_path, monkeypatch):
+def _fake_popen(monkeypatch):
+    """Replace the campaign's subprocess.Popen; returns the (command, env) of each start."""
     started = []
 
     class FakeProcess:
         pid = 1
 
-        def __init__(self, cmd, **kwargs):
-            started.append(cmd)
+        def __init__(self, cmd, env=None, **kwargs):
+            started.append((cmd, env))
 
         def wait(self):
             return 0
@@ -345,43 +346,34 @@ def test_train_all_passes_the_policy_to_the_run(tmp_path, monkeypatch):
             return 0
 
     monkeypatch.setattr(campaign.subprocess, "Popen", FakeProcess)
+    return started
+
+
+def test_train_all_passes_the_policy_to_the_run(tmp_path, monkeypatch):
+    started = _fake_popen(monkeypatch)
     codes = campaign.train_all(["run_a", "run_b"], str(tmp_path), "/data", 60,
                                stream=open(os.devnull, "w"), policies={"run_a": "none"})
     assert codes == {"run_a": 0, "run_b": 0}
-    assert "--mixed_precision=none" in started[0]
-    assert not any(a.startswith("--mixed_precision") for a in started[1])
+    assert "--mixed_precision=none" in started[0][0]
+    assert not any(a.startswith("--mixed_precision") for a in started[1][0])
 
 
 def test_train_all_gives_the_runs_the_allocator_setting_unless_the_user_set_it(
         tmp_path, monkeypatch):
-    envs = []
-
-    class FakeProcess:
-        pid = 1
-
-        def __init__(self, cmd, env=None, **kwargs):
-            envs.append(env)
-
-        def wait(self):
-            return 0
-
-        def poll(self):
-            return 0
-
-    monkeypatch.setattr(campaign.subprocess, "Popen", FakeProcess)
+    started = _fake_popen(monkeypatch)
     for key in campaign.RUN_ENV:
         monkeypatch.delenv(key, raising=False)
     campaign.train_all(["run_a", "run_b"], str(tmp_path), "/data", 60,
                        stream=open(os.devnull, "w"))
-    assert len(envs) == 2
-    for env in envs:
+    assert len(started) == 2
+    for _, env in started:
         for key, value in campaign.RUN_ENV.items():
             assert env[key] == value
         assert env["TF_NUM_INTRAOP_THREADS"] == "1"
-    envs.clear()
+    started.clear()
     monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "0")
     campaign.train_all(["run_a"], str(tmp_path), "/data", 60, stream=open(os.devnull, "w"))
-    assert envs[0]["TF_CPU_ALLOCATOR_USE_BFC"] == "0"
+    assert started[0][1]["TF_CPU_ALLOCATOR_USE_BFC"] == "0"
 
 
 def test_a_bfloat16_run_on_an_emulating_cpu_is_warned_about(tmp_path, npz_dataset, capsys,
